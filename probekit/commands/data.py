@@ -1,0 +1,9 @@
+"""CLI verbs for the data area (placeholder until its issue lands)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add this area's verbs to the `probekit` parser."""

