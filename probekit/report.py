@@ -1,0 +1,304 @@
+"""Layer-utility reports, built from the scores table alone.
+
+A report never re-runs a probe: it reads the tidy scores table (one row per measurement, see
+``probekit.scoring``), so a table produced on another machine can be reported here. It writes
+
+* ``scores.csv`` (the table itself) and ``summary.csv`` (one row per model/checkpoint/task/probe),
+* ``layer_curves.png`` (score per layer with confidence bands, control task dashed),
+* ``task_layer_heatmap.png`` (Tenney-style: where in the network each task peaks),
+* ``report.md`` and a self-contained ``report.html`` (figures inlined), and
+* ``config.json``, the resolved configuration that produced the scores.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from pathlib import Path
+from typing import Any, Iterable
+
+import matplotlib
+
+matplotlib.use("Agg")  # reports are written headless (CI, servers); never open a window
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from probekit.io import atomic_write_text  # noqa: E402
+
+# Preferred headline metric per task, first one present wins.
+PRIMARY_METRICS = ("accuracy", "micro_f1", "f1", "macro_f1", "uuas", "root_acc", "spearman")
+GROUP = ["model", "checkpoint", "task", "probe"]
+
+
+def _is_control(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "false", "none", "0", "nan")
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return False
+    return bool(value)
+
+
+def _prepare(scores: pd.DataFrame) -> pd.DataFrame:
+    df = scores.copy()
+    for col in ("model", "checkpoint", "probe"):
+        if col not in df:
+            df[col] = ""
+        df[col] = df[col].fillna("").astype(str)
+    if "control" not in df:
+        df["control"] = False
+    df["is_control"] = df["control"].map(_is_control)
+    df["layer"] = pd.to_numeric(df["layer"], errors="coerce")
+    for col in ("ci_low", "ci_high"):
+        if col not in df:
+            df[col] = np.nan
+    return df
+
+
+def primary_metric(scores: pd.DataFrame, task: str) -> str:
+    """The headline metric of ``task``: the first of :data:`PRIMARY_METRICS` measured per layer."""
+    present = set(scores.loc[(scores["task"] == task) & scores["layer"].notna(), "metric"])
+    for name in PRIMARY_METRICS:
+        if name in present:
+            return name
+    if not present:
+        raise ValueError(f"task {task!r} has no per-layer rows in the scores table")
+    return sorted(present)[0]
+
+
+def layer_curves(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per-layer headline score, averaged over seeds.
+
+    Returns one row per (model, checkpoint, task, probe, is_control, layer) with columns
+    ``metric, value, ci_low, ci_high, std, n_seeds``.
+    """
+    df = _prepare(scores)
+    per_layer = df[df["layer"].notna()]
+    frames = []
+    for task in sorted(per_layer["task"].unique()):
+        metric = primary_metric(df, task)
+        sub = per_layer[(per_layer["task"] == task) & (per_layer["metric"] == metric)]
+        # Eval split only when splits are recorded: train scores would flatter every layer.
+        if "split" in sub and sub["split"].notna().any():
+            evals = sub[~sub["split"].isin(["train"])]
+            sub = evals if len(evals) else sub
+        agg = (
+            sub.groupby(GROUP + ["is_control", "layer"], dropna=False)
+            .agg(
+                value=("value", "mean"),
+                ci_low=("ci_low", "mean"),
+                ci_high=("ci_high", "mean"),
+                std=("value", "std"),
+                n_seeds=("value", "size"),
+            )
+            .reset_index()
+        )
+        agg["metric"] = metric
+        frames.append(agg)
+    if not frames:
+        return pd.DataFrame(columns=GROUP + ["is_control", "layer", "metric", "value"])
+    out = pd.concat(frames, ignore_index=True)
+    out["layer"] = out["layer"].astype(int)
+    return out
+
+
+def _summary_value(df: pd.DataFrame, keys: dict, metric: str) -> float:
+    mask = df["layer"].isna() & (df["metric"] == metric)
+    for col, val in keys.items():
+        mask &= df[col] == val
+    values = df.loc[mask, "value"]
+    return float(values.mean()) if len(values) else float("nan")
+
+
+def summarize(scores: pd.DataFrame) -> pd.DataFrame:
+    """One row per (model, checkpoint, task, probe): the layer-utility verdict.
+
+    Columns: ``metric, best_layer, best_score, best_ci_low, best_ci_high, control_score,
+    selectivity, recommended_layer, expected_layer, center_of_gravity``.
+
+    ``recommended_layer`` is the *earliest* layer whose confidence interval reaches the best
+    score: statistically as good as the best layer and cheaper to compute as a feature (the
+    forward pass can stop there). Without intervals it is the best layer.
+    """
+    df = _prepare(scores)
+    curves = layer_curves(scores)
+    rows = []
+    for keys, group in curves[~curves["is_control"]].groupby(GROUP, sort=True):
+        key = dict(zip(GROUP, keys))
+        group = group.sort_values("layer")
+        best = group.loc[group["value"].idxmax()]
+        reaches = group[group["ci_high"].fillna(group["value"]) >= best["value"]]
+        recommended = int(reaches["layer"].min()) if len(reaches) else int(best["layer"])
+        ctrl = curves[
+            curves["is_control"]
+            & (curves["task"] == key["task"])
+            & (curves["probe"] == key["probe"])
+            & (curves["model"] == key["model"])
+            & (curves["checkpoint"] == key["checkpoint"])
+            & (curves["layer"] == best["layer"])
+        ]
+        control_score = float(ctrl["value"].mean()) if len(ctrl) else float("nan")
+        rows.append(
+            {
+                **key,
+                "metric": best["metric"],
+                "best_layer": int(best["layer"]),
+                "best_score": float(best["value"]),
+                "best_ci_low": float(best["ci_low"]),
+                "best_ci_high": float(best["ci_high"]),
+                "control_score": control_score,
+                "selectivity": float(best["value"]) - control_score,
+                "recommended_layer": recommended,
+                "expected_layer": _summary_value(df, key, "expected_layer"),
+                "center_of_gravity": _summary_value(df, key, "center_of_gravity"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def plot_layer_curves(curves: pd.DataFrame, path: Path) -> Path:
+    """Score per layer for every task (one panel per model/checkpoint/probe)."""
+    panels = curves[GROUP[:2] + ["probe"]].drop_duplicates().values.tolist()
+    n = max(len(panels), 1)
+    fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 3.8), squeeze=False, sharey=True)
+    tasks = sorted(curves["task"].unique())
+    colors = {t: plt.cm.tab10(i % 10) for i, t in enumerate(tasks)}
+    for ax, (model, ckpt, probe) in zip(axes[0], panels):
+        sub = curves[(curves["model"] == model) & (curves["checkpoint"] == ckpt) & (curves["probe"] == probe)]
+        for (task, is_control), g in sub.groupby(["task", "is_control"]):
+            g = g.sort_values("layer")
+            style = "--" if is_control else "-"
+            label = f"{task} (control)" if is_control else task
+            ax.plot(g["layer"], g["value"], style, marker="o", ms=3, color=colors[task], label=label)
+            if g["ci_low"].notna().any():
+                ax.fill_between(g["layer"], g["ci_low"], g["ci_high"], color=colors[task], alpha=0.15)
+        title = " / ".join(x for x in (model, ckpt, probe) if x)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("layer (0 = embeddings)")
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    axes[0][0].set_ylabel("score (headline metric)")
+    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_task_heatmap(curves: pd.DataFrame, path: Path) -> Path:
+    """Task x layer, each row min-max normalised: where each task's information peaks."""
+    main = curves[~curves["is_control"]].copy()
+    if main["probe"].nunique() > 1:  # one row per task and probe: averaging probes hides both
+        main["task"] = main["task"] + " / " + main["probe"]
+    table = main.groupby(["task", "layer"])["value"].mean().unstack("layer")
+    span = (table.max(axis=1) - table.min(axis=1)).replace(0, 1)
+    norm = table.sub(table.min(axis=1), axis=0).div(span, axis=0)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.6 * table.shape[1], 0.8 + 0.45 * table.shape[0]))
+    im = ax.imshow(norm.values, aspect="auto", cmap="viridis", vmin=0, vmax=1)
+    ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns])
+    ax.set_yticks(range(table.shape[0]), list(table.index))
+    for i in range(table.shape[0]):
+        for j in range(table.shape[1]):
+            value = table.values[i, j]
+            if not np.isnan(value):
+                ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                        color="white" if norm.values[i, j] < 0.6 else "black")
+    ax.set_xlabel("layer")
+    ax.set_title("score per layer (colour: normalised within task)", fontsize=9)
+    fig.colorbar(im, ax=ax, fraction=0.03)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.{digits}f}"
+    return str(value)
+
+
+def _markdown_table(frame: pd.DataFrame) -> str:
+    header = "| " + " | ".join(frame.columns) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    body = ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *body])
+
+
+def _html_table(frame: pd.DataFrame) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
+        for row in frame.itertuples(index=False)
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+_CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
+table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}img{max-width:100%}
+pre{background:#f7f7f7;padding:1em;overflow:auto;font-size:12px}.note{color:#555;font-size:13px}"""
+
+
+def write_report(
+    scores: pd.DataFrame,
+    out_dir: str | Path,
+    *,
+    config: dict | None = None,
+    title: str = "probekit layer-utility report",
+    extra_sections: Iterable[tuple[str, str]] = (),
+) -> Path:
+    """Write the full report for ``scores`` into ``out_dir`` and return the HTML path.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        The tidy scores table (``probekit.scoring`` schema).
+    out_dir : path
+        Created if missing; existing report files are replaced atomically.
+    config : dict, optional
+        The resolved configuration that produced ``scores``; stored verbatim in ``config.json``
+        and shown in the report.
+    extra_sections : iterable of (heading, markdown text)
+        Free-form sections (e.g. the transfer chain's headline numbers) appended in order.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "scores.csv", scores.to_csv(index=False))
+    curves = layer_curves(scores)
+    summary = summarize(scores)
+    atomic_write_text(out / "summary.csv", summary.to_csv(index=False))
+    atomic_write_text(out / "config.json", json.dumps(config or {}, indent=2, sort_keys=True, default=str))
+    figures = []
+    if len(curves):
+        figures.append(("Score per layer", plot_layer_curves(curves, out / "layer_curves.png")))
+        figures.append(("Where each task peaks", plot_task_heatmap(curves, out / "task_layer_heatmap.png")))
+
+    shown = summary.drop(columns=[c for c in ("checkpoint",) if c in summary and not summary[c].any()])
+    explanation = (
+        "best_layer: highest mean score over seeds; recommended_layer: earliest layer whose CI "
+        "reaches the best score (as good, cheaper); selectivity: score minus control-task score "
+        "at the best layer (Hewitt & Liang 2019); expected_layer: E_delta over the cumulative "
+        "scalar mix (Tenney et al. 2019); center_of_gravity: E_s of the scalar-mix weights."
+    )
+    md = [f"# {title}", "", "## Layer utility", "", explanation, "", _markdown_table(shown), ""]
+    for heading, path in figures:
+        md += [f"## {heading}", "", f"![{heading}]({path.name})", ""]
+    for heading, text in extra_sections:
+        md += [f"## {heading}", "", text, ""]
+    md += ["## Resolved configuration", "", "```json", json.dumps(config or {}, indent=2, sort_keys=True, default=str), "```", ""]
+    atomic_write_text(out / "report.md", "\n".join(md))
+
+    parts = [f"<h1>{html.escape(title)}</h1>", "<h2>Layer utility</h2>",
+             f"<p class='note'>{html.escape(explanation)}</p>", _html_table(shown)]
+    for heading, path in figures:
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        parts.append(f"<h2>{html.escape(heading)}</h2><img alt='{html.escape(heading)}' src='data:image/png;base64,{data}'>")
+    for heading, text in extra_sections:
+        parts.append(f"<h2>{html.escape(heading)}</h2><pre>{html.escape(text)}</pre>")
+    parts.append("<h2>Resolved configuration</h2><pre>"
+                 + html.escape(json.dumps(config or {}, indent=2, sort_keys=True, default=str)) + "</pre>")
+    page = f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{_CSS}</style></head><body>{''.join(parts)}</body></html>"
+    return atomic_write_text(out / "report.html", page)

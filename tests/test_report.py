@@ -1,0 +1,54 @@
+import json
+
+import numpy as np
+import pandas as pd
+
+from probekit.report import layer_curves, summarize, write_report
+
+
+def _scores(peaks=None, ci=0.01):
+    rng = np.random.default_rng(0)
+    peaks = peaks or {"pos": 1, "deps": 4}
+    rows = []
+    for task, peak in peaks.items():
+        for control in (False, True):
+            for seed in (0, 1):
+                for layer in range(6):
+                    value = 0.9 - 0.1 * abs(layer - peak) - (0.4 if control else 0) + rng.normal(0, 0.001)
+                    rows.append(dict(model="m", checkpoint="", task=task, control=control, probe="linear",
+                                     layer=layer, seed=seed, split="dev", metric="accuracy", value=value,
+                                     ci_low=value - ci, ci_high=value + ci, n_train=10, n_eval=10))
+        rows.append(dict(model="m", checkpoint="", task=task, control=False, probe="linear", layer=np.nan,
+                         seed=0, split="dev", metric="expected_layer", value=peak + 0.5))
+    return pd.DataFrame(rows)
+
+
+def test_summary_finds_planted_peaks_and_selectivity():
+    summary = summarize(_scores()).set_index("task")
+    assert summary.loc["pos", "best_layer"] == 1
+    assert summary.loc["deps", "best_layer"] == 4
+    assert abs(summary.loc["deps", "selectivity"] - 0.4) < 0.01
+    assert summary.loc["deps", "expected_layer"] == 4.5
+
+
+def test_recommended_layer_is_earliest_layer_within_ci():
+    # With wide intervals, layer 3 is statistically as good as the best layer 4.
+    summary = summarize(_scores({"deps": 4}, ci=0.15)).set_index("task")
+    assert summary.loc["deps", "best_layer"] == 4
+    assert summary.loc["deps", "recommended_layer"] == 3
+
+
+def test_curves_average_seeds():
+    curves = layer_curves(_scores())
+    row = curves[(curves.task == "pos") & (~curves.is_control) & (curves.layer == 1)]
+    assert len(row) == 1 and row["n_seeds"].item() == 2
+
+
+def test_write_report_files(tmp_path):
+    html = write_report(_scores(), tmp_path, config={"name": "x"})
+    for name in ("scores.csv", "summary.csv", "layer_curves.png", "task_layer_heatmap.png", "report.md", "config.json"):
+        assert (tmp_path / name).stat().st_size > 0
+    page = html.read_text()
+    assert "data:image/png;base64," in page and "recommended_layer" in page
+    assert json.loads((tmp_path / "config.json").read_text()) == {"name": "x"}
+    assert len(pd.read_csv(tmp_path / "scores.csv")) == len(_scores())
