@@ -67,6 +67,7 @@ class Sentence:
     heads: list[int] | None = None
     deprels: list[str] | None = None
     misc: list[str] | None = None
+    deps: list[str] | None = None  # CoNLL-U column 9 (enhanced dependencies), kept for round trips
     multiword: list[tuple[int, int, str]] = field(default_factory=list)  # (start, end, form)
     entities: list[Span] = field(default_factory=list)
     constituents: list[Span] = field(default_factory=list)
@@ -101,3 +102,16 @@ def group_documents(sentences: Iterable[Sentence]) -> Iterator[Document]:
         current.append(sent)
     if current:
         yield Document(current_id, current)  # type: ignore[arg-type]
+
+
+class SentenceList(list):
+    """A plain ``list`` of :class:`Sentence` that also carries what its reader counted.
+
+    Readers return this so that anything skipped or repaired (empty nodes, repaired IOB2 tags,
+    generated sentence ids ...) is never silent: ``read_conllu(path).stats["empty_nodes"]``.
+    Slicing or copying gives an ordinary list.
+    """
+
+    def __init__(self, sentences: Iterable[Sentence] = (), stats: dict | None = None) -> None:
+        super().__init__(sentences)
+        self.stats: dict = stats if stats is not None else {}

@@ -1,0 +1,63 @@
+"""Token labeling tasks: one target per word, ``span1 = (i, i + 1)``.
+
+* ``pos`` (UPOS), ``xpos`` (language-specific tags), ``feats`` (the whole UD FEATS string,
+  ``_`` for none: a word's full morphological analysis in one label);
+* ``morph_<feature>`` for single UD features (``morph_number``, ``morph_tense`` ...): only
+  words that carry the feature are targets, labelled with its value (``Sing``/``Plur``).
+  Words without it are counted in ``stats["no_label"]``. More features:
+  ``register_task(morph_task("Polarity"))``.
+
+Words whose tag is ``_`` (unannotated) are skipped and counted in ``stats["no_label"]``.
+"""
+
+from __future__ import annotations
+
+from probekit.data.edges import Target
+from probekit.data.records import Sentence
+from probekit.tasks.base import Context, Task, per_sentence, register_task
+
+MORPH_FEATURES = ("Number", "Person", "Tense", "Mood", "VerbForm", "Gender", "Case", "Degree",
+                  "PronType", "Definite")
+
+
+def _layer_targets(attr: str):
+    def fn(sent: Sentence, context: Context) -> list[Target] | None:
+        values = getattr(sent, attr)
+        if values is None:
+            return None
+        targets = [Target(v, (i, i + 1)) for i, v in enumerate(values) if v != "_" or attr == "feats"]
+        context.stats["no_label"] += len(values) - len(targets)
+        return targets
+
+    return fn
+
+
+def _feature_targets(feature: str):
+    prefix = feature + "="
+
+    def fn(sent: Sentence, context: Context) -> list[Target] | None:
+        if sent.feats is None:
+            return None
+        targets = []
+        for i, feats in enumerate(sent.feats):
+            value = next((f[len(prefix):] for f in feats.split("|") if f.startswith(prefix)), None)
+            if value is not None:
+                targets.append(Target(value, (i, i + 1)))
+        context.stats["no_label"] += len(sent.feats) - len(targets)
+        return targets
+
+    return fn
+
+
+def morph_task(feature: str) -> Task:
+    """Token task for one UD morphological feature, named ``morph_<feature lowercased>``."""
+    return Task(f"morph_{feature.lower()}", "token", ("feats",), per_sentence(_feature_targets(feature)),
+                f"value of the UD feature {feature} on words that carry it")
+
+
+register_task(Task("pos", "token", ("upos",), per_sentence(_layer_targets("upos")), "universal POS tag (UPOS)"))
+register_task(Task("xpos", "token", ("xpos",), per_sentence(_layer_targets("xpos")), "language-specific POS tag"))
+register_task(Task("feats", "token", ("feats",), per_sentence(_layer_targets("feats")),
+                   "full UD morphological feature bundle ('_' = none)"))
+for _feature in MORPH_FEATURES:
+    register_task(morph_task(_feature))
