@@ -48,10 +48,10 @@ from probekit.errors import ConfigError
 # Allowed keys per section, with defaults (None = required or optional without default).
 TOP_KEYS = {"name": None, "description": "", "seeds": [0], "data": {}, "models": [], "tasks": [],
             "probes": {}, "extract": {}, "scoring": {}, "transfer": {}, "report": {}}
-DATA_KEYS = {"root": None}
+DATA_KEYS = {"root": None, "synthetic": None}
 MODEL_KEYS = {"id": None, "path": None, "layers": "all", "checkpoint": ""}
 TASK_KEYS = {"name": None, "train": None, "eval": None, "control": False, "max_train": None,
-             "max_eval": None, "synthetic": None, "span_pooling": "mean"}
+             "max_eval": None, "span_pooling": "mean"}
 SYNTHETIC_KEYS = {"domain": "general", "lang": "en", "train_sentences": 2000, "eval_sentences": 500, "seed": 0}
 EXTRACT_KEYS = {"word_pooling": "mean", "sentence_pooling": "mean", "dtype": "float32", "store_dtype": "float16",
                 "max_tokens_per_batch": 4096}
@@ -170,6 +170,8 @@ def resolve(raw: dict, path: Path | None = None) -> Suite:
     data = _check_keys(config["data"], DATA_KEYS, path, "data")
     if data["root"] is not None:
         data["root"] = str((base / data["root"]).resolve())
+    if data["synthetic"] is not None:
+        data["synthetic"] = _check_keys(data["synthetic"], SYNTHETIC_KEYS, path, "data.synthetic")
     config["data"] = data
     data_base = Path(data["root"]) if data["root"] else base
 
@@ -193,16 +195,15 @@ def resolve(raw: dict, path: Path | None = None) -> Suite:
         task = _check_keys(task, TASK_KEYS, path, f"tasks[{i}]")
         if not task["name"]:
             raise ConfigError(f"{_where(path, f'tasks[{i}]')}: missing 'name' (a task registry name such as 'pos')")
-        if task["synthetic"] is not None:
-            task["synthetic"] = _check_keys(task["synthetic"], SYNTHETIC_KEYS, path, f"tasks[{i}].synthetic")
-        else:
-            for split in ("train", "eval"):
-                files = task[split]
-                if files is None:
+        for split in ("train", "eval"):
+            files = task[split]
+            if files is None:
+                if data["synthetic"] is None:
                     raise ConfigError(f"{_where(path, f'tasks[{i}]')}: task {task['name']!r} needs '{split}' "
-                                      "(a data file, a list of files to align) or a 'synthetic' table")
-                files = files if isinstance(files, list) else [files]
-                task[split] = [str((data_base / f).resolve()) for f in files]
+                                      "(a data file or a list of files to align), or a [data.synthetic] table")
+                continue  # the generated corpus serves this split
+            files = files if isinstance(files, list) else [files]
+            task[split] = [str((data_base / f).resolve()) for f in files]
         tasks.append(task)
     if not tasks:
         raise ConfigError(f"{_where(path, 'tasks')}: a suite needs at least one [[tasks]] entry")
