@@ -122,6 +122,8 @@ def summarize(scores: pd.DataFrame) -> pd.DataFrame:
     score: statistically as good as the best layer and cheaper to compute as a feature (the
     forward pass can stop there). Without intervals it is the best layer.
     """
+    from probekit.selection import choose_from_curve  # selection builds on this module
+
     df = _prepare(scores)
     curves = layer_curves(scores)
     rows = []
@@ -129,8 +131,7 @@ def summarize(scores: pd.DataFrame) -> pd.DataFrame:
         key = dict(zip(GROUP, keys))
         group = group.sort_values("layer")
         best = group.loc[group["value"].idxmax()]
-        reaches = group[group["ci_high"].fillna(group["value"]) >= best["value"]]
-        recommended = int(reaches["layer"].min()) if len(reaches) else int(best["layer"])
+        recommended = choose_from_curve(group, "earliest")[0]
         ctrl = curves[
             curves["is_control"]
             & (curves["task"] == key["task"])
