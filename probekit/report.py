@@ -105,9 +105,12 @@ def layer_curves(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def _summary_value(df: pd.DataFrame, keys: dict, metric: str) -> float:
-    mask = df["layer"].isna() & (df["metric"] == metric)
+    """Mean of a layer-level summary row; not keyed by probe, because expected layer and centre
+    of gravity come from the task's scalar-mix probe, whichever probe the summary row is for."""
+    mask = df["layer"].isna() & (df["metric"] == metric) & ~df["is_control"]
     for col, val in keys.items():
-        mask &= df[col] == val
+        if col != "probe":
+            mask &= df[col] == val
     values = df.loc[mask, "value"]
     return float(values.mean()) if len(values) else float("nan")
 
@@ -127,7 +130,9 @@ def summarize(scores: pd.DataFrame) -> pd.DataFrame:
     df = _prepare(scores)
     curves = layer_curves(scores)
     rows = []
-    for keys, group in curves[~curves["is_control"]].groupby(GROUP, sort=True):
+    # Scalar-mix curves feed expected_layer/center_of_gravity; a "best layer" of a mix means nothing.
+    probes_only = curves[~curves["is_control"] & ~curves["probe"].str.startswith("mix")]
+    for keys, group in probes_only.groupby(GROUP, sort=True):
         key = dict(zip(GROUP, keys))
         group = group.sort_values("layer")
         best = group.loc[group["value"].idxmax()]

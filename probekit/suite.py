@@ -27,7 +27,7 @@ Example (``probes/ewt.toml``)::
 
     [probes]
     linear = { weight_decay = 1e-4 }
-    mlp = { hidden = 256, dropout = 0.2 }
+    mlp = { hidden_layer_sizes = [256], dropout = 0.2 }
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def _check_keys(given: dict, allowed: dict, path: Path | None, section: str) -> 
         raise ConfigError(f"{_where(path, section)} must be a table, got {type(given).__name__}")
     for key in given:
         if key not in allowed:
-            hint = difflib.get_close_matches(key, list(allowed), n=1)
+            hint = difflib.get_close_matches(key, list(allowed), n=1) or [k for k in allowed if key in k][:1]
             fix = f"did you mean {hint[0]!r}?" if hint else f"valid keys: {', '.join(sorted(allowed))}"
             raise ConfigError(f"{_where(path, section)}: unknown key {key!r}; {fix}")
     resolved = copy.deepcopy(allowed)
@@ -213,7 +213,21 @@ def resolve(raw: dict, path: Path | None = None) -> Suite:
     config["report"] = _check_keys(config["report"], REPORT_KEYS, path, "report")
     if not config["probes"]:
         config["probes"] = {"linear": {}}
+    _check_probes(config["probes"], path)
     return Suite(path=path, config=config)
+
+
+def _check_probes(probes: dict, path: Path | None) -> None:
+    """Probe names must be registered and their options must be estimator parameters."""
+    from probekit.run_probes import PROBES
+
+    for name, params in probes.items():
+        if name not in PROBES:
+            hint = difflib.get_close_matches(name, list(PROBES), n=1)
+            raise ConfigError(f"{_where(path, 'probes')}: unknown probe {name!r}; "
+                              + (f"did you mean {hint[0]!r}?" if hint else f"valid: {', '.join(PROBES)}"))
+        valid = PROBES[name]().get_params()
+        _check_keys(params, valid, path, f"probes.{name}")
 
 
 def load_suite(path: str | Path, overrides: list[str] | None = None) -> Suite:
@@ -226,3 +240,104 @@ def load_suite(path: str | Path, overrides: list[str] | None = None) -> Suite:
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from err
     return resolve(apply_overrides(raw, overrides or []), path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Running a suite: data -> (cached) extraction -> probes on every layer -> scores table -> report.
+
+RUN_VERSION = 1  # bump when a change alters the scores a finished unit would produce
+
+
+def _read_split(files: list[str]) -> list:
+    """Read the files of one split; two or more files over the same sentences are aligned."""
+    from probekit.data.align import align_annotations
+    from probekit.data.load import read_file
+
+    parts = [read_file(f) for f in files]
+    merged = parts[0]
+    for extra in parts[1:]:
+        merged = align_annotations(merged, extra)
+    return list(merged)
+
+
+def load_task_data(suite: Suite, task: dict, generated: dict | None = None) -> tuple[list, list]:
+    """Training and evaluation sentences of one suite task (files, or the generated corpus)."""
+    splits = []
+    for split in ("train", "eval"):
+        if task[split] is not None:
+            sentences = _read_split(task[split])
+        else:
+            spec = suite.config["data"]["synthetic"]
+            cache_key = (split, tuple(sorted(spec.items())))
+            if generated is None or cache_key not in generated:
+                from probekit.data.synthetic import generate
+
+                n = spec["train_sentences"] if split == "train" else spec["eval_sentences"]
+                # Different seeds per split: evaluation sentences are never training sentences.
+                seed = spec["seed"] * 2 + (split == "eval")
+                sentences = generate(n, domain=spec["domain"], lang=spec["lang"], seed=seed)
+                if generated is not None:
+                    generated[cache_key] = sentences
+            sentences = generated[cache_key] if generated is not None else sentences
+        limit = task["max_train" if split == "train" else "max_eval"]
+        splits.append(sentences[:limit] if limit else sentences)
+    return splits[0], splits[1]
+
+
+def _unit_key(suite: Suite, model: dict, task: dict) -> str:
+    """Key of one (model, task) unit: resolved parameters, the content of the model and of the
+    data files (never their paths or modification times alone) and :data:`RUN_VERSION`."""
+    from probekit.cache import file_digest, stage_key
+    from probekit.extract.models import folder_identity, resolve_source
+    from probekit.run_probes import resolve_model
+
+    cfg = suite.config
+    data_files = [f for split in ("train", "eval") for f in (task[split] or [])]
+    return stage_key(
+        "suite-unit", RUN_VERSION,
+        model={**model, "identity": folder_identity(resolve_source(resolve_model(model["path"])))},
+        task=task, data={f: file_digest(f) for f in data_files}, seeds=cfg["seeds"],
+        probes=cfg["probes"], extract=cfg["extract"], scoring=cfg["scoring"],
+        synthetic=cfg["data"]["synthetic"],
+    )
+
+
+def run_suite(suite: Suite, out_dir: str | Path, *, progress: bool = True) -> "pd.DataFrame":
+    """Probe every (model, task) of ``suite`` on every requested layer; return the scores table.
+
+    Each finished (model, task) unit is saved atomically under ``out_dir/units/`` with a key
+    hashing its resolved configuration, so an interrupted run resumes where it stopped and a
+    re-run with an unchanged configuration recomputes nothing (extraction is cached as well).
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from probekit.io import atomic_write_text
+    from probekit.run_probes import probe_task
+
+    out = Path(out_dir)
+    units_dir = out / "units"
+    units_dir.mkdir(parents=True, exist_ok=True)
+    cfg = suite.config
+    generated: dict = {}
+    frames = []
+    units = [(m, t) for m in cfg["models"] for t in cfg["tasks"]]
+    for model, task in tqdm(units, desc=f"suite {suite.name}", disable=not progress):
+        key = _unit_key(suite, model, task)
+        unit_file = units_dir / f"{model['id']}__{task['name']}__{key[:16]}.csv"
+        if unit_file.is_file():
+            frames.append(pd.read_csv(unit_file))
+            continue
+        train, evaluation = load_task_data(suite, task, generated)
+        scores = probe_task(
+            model["path"], train, evaluation, task=task["name"], probes=list(cfg["probes"]),
+            control=bool(task["control"]), layers=model["layers"], seeds=cfg["seeds"],
+            word_pooling=cfg["extract"]["word_pooling"], span_pooling=task["span_pooling"],
+            n_boot=cfg["scoring"]["bootstrap"], probe_params=cfg["probes"], model_name=model["id"],
+            checkpoint=model["checkpoint"], progress=progress,
+        )
+        atomic_write_text(unit_file, scores.to_csv(index=False))
+        frames.append(pd.read_csv(unit_file))  # same dtypes whether computed now or resumed
+    scores = pd.concat(frames, ignore_index=True)
+    atomic_write_text(out / "scores.csv", scores.to_csv(index=False))
+    return scores

@@ -75,3 +75,13 @@ def test_shipped_suites_load():
     root = Path(__file__).resolve().parent.parent / "probes"
     for path in sorted(root.glob("*.toml")):
         assert load_suite(path).name
+
+
+def test_unknown_probe_and_probe_option(tmp_path):
+    with pytest.raises(ConfigError, match="unknown probe 'linaer'; did you mean 'linear'"):
+        load_suite(_write(tmp_path, SUITE + "[probes]\nlinaer = {}\n"))
+
+
+def test_bad_probe_option_names_the_valid_ones(tmp_path):
+    with pytest.raises(ConfigError, match=r"\[probes.mlp\]: unknown key 'hidden'; did you mean 'hidden_layer_sizes'"):
+        load_suite(_write(tmp_path, SUITE + "[probes]\nmlp = { hidden = 256 }\n"))

@@ -1,9 +1,85 @@
-"""CLI verbs for the demo area (placeholder until its issue lands)."""
+"""``probekit run SUITE`` (a probing study from a suite file) and ``probekit demo`` (the
+embedded default: the demo suite on the generated corpus plus the transfer chain)."""
 
 from __future__ import annotations
 
 import argparse
+import time
+from pathlib import Path
+
+from probekit.errors import ConfigError
+
+REPO_PROBES = Path(__file__).resolve().parent.parent.parent / "probes"
+
+
+def _run(args: argparse.Namespace) -> int:
+    from probekit.report import summarize, write_report
+    from probekit.suite import load_suite, run_suite
+
+    suite = load_suite(args.suite, args.set)
+    out = Path(args.out or Path("reports") / suite.name)
+    scores = run_suite(suite, out, progress=not args.quiet)
+    title = suite.config["report"]["title"] or f"probekit: {suite.name}"
+    html = write_report(scores, out, config=suite.config, title=title)
+    print(summarize(scores).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"\nreport: {html}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from probekit.report import summarize, write_report
+    from probekit.suite import load_suite, run_suite
+
+    suite_path = REPO_PROBES / "demo.toml"
+    if not suite_path.is_file():
+        raise ConfigError(f"demo suite {suite_path} not found; run from a probekit checkout")
+    overrides = list(args.set)
+    if args.fast:  # a minute-scale smoke run of the same pipeline
+        overrides += ["data.synthetic.train_sentences=300", "data.synthetic.eval_sentences=100",
+                      "scoring.bootstrap=100"]
+    suite = load_suite(suite_path, overrides)
+    out = Path(args.out)
+    started = time.time()
+    scores = run_suite(suite, out, progress=not args.quiet)
+    sections = []
+    config = {"suite": suite.config}
+    if not args.no_transfer:
+        from probekit.transfer.chain import format_headline, run_demo_chain
+
+        result = run_demo_chain(out / "transfer", size="tiny" if args.fast else "demo")
+        sections.append(("Transfer chain: pre-train -> adapt -> fine-tune", format_headline(result)))
+        config["transfer"] = result.get("config", {})
+    html = write_report(scores, out, config=config, title="probekit demo: what each layer of all-MiniLM-L6-v2 knows",
+                        extra_sections=sections)
+    print(summarize(scores).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    for heading, text in sections:
+        print(f"\n{heading}\n{text}")
+    print(f"\nreport: {html}  ({time.time() - started:.0f} s)")
+    return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add this area's verbs to the `probekit` parser."""
+    """Add ``run`` and ``demo``."""
+    run = subparsers.add_parser(
+        "run", help="run a probing suite file and write its report",
+        description="Probe every model x task x layer of a suite file (TOML, see probes/), then write "
+        "scores.csv, summary.csv, plots and report.html. Finished units are reused on re-runs.",
+    )
+    run.add_argument("suite", help="suite file, e.g. probes/ewt.toml")
+    run.add_argument("--out", help="report folder (default reports/<suite name>)")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a suite value, e.g. --set data.root=/data --set models.minilm.layers=[0,6]")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.set_defaults(func=_run)
+
+    demo = subparsers.add_parser(
+        "demo", help="the main job on the embedded default (no external data)",
+        description="Probe all-MiniLM-L6-v2 layer by layer on probekit's generated corpus (probes/demo.toml), "
+        "run the transfer chain (pre-train, domain-adapt, fine-tune vs random init) and write the report.",
+    )
+    demo.add_argument("--out", default="reports/demo", help="report folder (default reports/demo)")
+    demo.add_argument("--fast", action="store_true", help="small sizes: a quick smoke run of the same pipeline")
+    demo.add_argument("--no-transfer", action="store_true", help="skip the transfer chain")
+    demo.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a demo suite value")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    demo.set_defaults(func=_demo)
