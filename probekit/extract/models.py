@@ -199,11 +199,18 @@ def load_model(folder: Path, *, trust_remote_code: bool = False, dtype: torch.dt
                device: str = "cpu"):
     """``AutoModel`` in eval mode; the encoder alone for encoder-decoder models."""
     from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
 
+    # transformers draws a bar per load; probekit's own bar already shows the extraction.
+    bar_was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
     try:
         model = AutoModel.from_pretrained(folder, trust_remote_code=trust_remote_code, dtype=dtype)
     except (OSError, ValueError, KeyError) as err:
         raise ProbekitError(f"could not load model from {folder}: {err}") from err
+    finally:
+        if bar_was_on:
+            hf_logging.enable_progress_bar()
     return prepare_model(model, dtype=dtype, device=device)
 
 

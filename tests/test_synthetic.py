@@ -1,0 +1,319 @@
+"""The built-in corpus generator: validity of every layer, determinism, lexicon statistics,
+domains, pseudo-languages, downstream tasks, export round trip and the CLI."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+import numpy as np
+import pytest
+
+from probekit.cli import main
+from probekit.data.conllu import read_conllu
+from probekit.data.records import group_documents
+from probekit.data.synthetic import (
+    DOMAINS,
+    DOWNSTREAM_LABELS,
+    LANGUAGES,
+    downstream_task,
+    export,
+    generate,
+    iter_generate,
+    restore_layers,
+)
+from probekit.data.synthetic import words as W
+from probekit.data.synthetic.lexicon import Lexicon
+from probekit.errors import ConfigError, DataFormatError
+
+PRONOUN_FEATS = {"he": ("Masc", "Sing"), "she": ("Fem", "Sing"), "it": ("Neut", "Sing"),
+                 "they": (None, "Plur")}
+
+
+@pytest.fixture(scope="module")
+def corpora():
+    return {(d, lang): generate(300, domain=d, lang=lang, seed=7)
+            for d in DOMAINS for lang in LANGUAGES}
+
+
+def _is_tree(heads):
+    n = len(heads)
+    if sum(h == 0 for h in heads) != 1 or any(not 0 <= h <= n for h in heads):
+        return False
+    for i in range(n):  # walking up from every word must reach the root within n steps
+        seen, j = 0, i + 1
+        while j != 0:
+            j = heads[j - 1]
+            seen += 1
+            if seen > n:
+                return False
+    return True
+
+
+def test_every_dependency_structure_is_a_tree(corpora):
+    for (domain, lang), sents in corpora.items():
+        for s in sents:
+            n = len(s)
+            assert 5 <= n <= 40
+            for layer in (s.lemmas, s.upos, s.xpos, s.feats, s.heads, s.deprels):
+                assert layer is not None and len(layer) == n
+            assert _is_tree(s.heads), (domain, lang, s.id)
+            root = s.heads.index(0)
+            assert s.deprels[root] == "root" and s.deprels.count("root") == 1
+            assert s.text and s.doc_id and s.lang == lang and s.domain == domain
+
+
+def test_spans_in_range_and_constituents_nested(corpora):
+    for sents in corpora.values():
+        for s in sents:
+            n = len(s)
+            spans = s.constituents + s.entities + s.coref
+            spans += [p.span1 for p in s.srl] + [p.span2 for p in s.srl]
+            assert all(0 <= sp.start < sp.end <= n for sp in spans)
+            assert any(c.label == "S" and (c.start, c.end) == (0, n) for c in s.constituents)
+            for a in s.constituents:  # proper nesting: no two spans cross
+                for b in s.constituents:
+                    assert not (a.start < b.start < a.end < b.end), (s.id, a, b)
+            for p in s.srl:  # predicate = one verb/adjective token, argument excludes it
+                assert p.span1.end - p.span1.start == 1
+                assert s.upos[p.span1.start] in ("VERB", "ADJ")
+                assert not (p.span2.start <= p.span1.start < p.span2.end)
+            for e in s.entities:
+                assert e.label in ("PER", "ORG", "LOC")
+                assert all(s.upos[i] == "PROPN" for i in range(e.start, e.end))
+
+
+def test_layers_cover_every_relation_and_label_the_issue_names(corpora):
+    sents = [s for (d, lang), ss in corpora.items() if lang == "en" for s in ss]
+    deprels = {r for s in sents for r in s.deprels}
+    assert {"nsubj", "obj", "iobj", "det", "amod", "case", "obl", "nmod", "advmod", "aux", "mark",
+            "ccomp", "acl:relcl", "conj", "cc", "punct", "root"} <= deprels
+    assert {"S", "NP", "VP", "PP", "SBAR", "ADJP"} <= {c.label for s in sents for c in s.constituents}
+    assert {"ARG0", "ARG1", "ARG2", "ARGM-LOC", "ARGM-TMP"} <= {p.label for s in sents for p in s.srl}
+    assert {"PER", "ORG", "LOC"} <= {e.label for s in sents for e in s.entities}
+    assert any(e.end - e.start > 1 for s in sents for e in s.entities)  # multi-token names
+    assert {s.labels.get("tense") for s in sents} >= {"Past", "Pres"}
+    assert {s.labels["subj_num"] for s in sents} == {"Sing", "Plur"}
+    # the gold sentence labels agree with the main clause's annotations
+    for s in sents:
+        root = s.heads.index(0) + 1
+        subj = [i for i, (h, r) in enumerate(zip(s.heads, s.deprels))
+                if h == root and r in ("nsubj", "nsubj:pass")]
+        feats = s.feats[subj[0]]
+        if s.deprels[subj[0] + 1:subj[0] + 2] != ["cc"] and "Number=" in feats:
+            assert f"Number={s.labels['subj_num']}" in feats or s.upos[subj[0]] == "NOUN"
+
+
+def test_coreference_points_backwards_to_agreeing_mentions(corpora):
+    male, female = set(W.MALE.split()), set(W.FEMALE.split())
+    n_pronouns = 0
+    for (domain, lang), sents in corpora.items():
+        if lang != "en":
+            continue
+        for doc in group_documents(sents):
+            first_seen: dict[str, int] = {}
+            agree: dict[str, set] = defaultdict(set)
+            for k, s in enumerate(doc.sentences):
+                for m in s.coref:
+                    words = s.tokens[m.start:m.end]
+                    if m.label not in first_seen:
+                        first_seen[m.label] = k
+                        # a chain never starts with a pronoun
+                        assert not (len(words) == 1 and s.upos[m.start] == "PRON"), (s.id, words)
+                        if s.upos[m.start] == "PROPN" and words[0] in male | female:
+                            agree[m.label].add(("Masc" if words[0] in male else "Fem", "Sing"))
+                        elif s.upos[m.start] in ("NOUN", "DET"):
+                            head = next(i for i in range(m.start, m.end)
+                                        if s.heads[i] - 1 not in range(m.start, m.end))
+                            if s.upos[head] == "NOUN" and m.end - m.start <= 4:
+                                number = "Plur" if "Number=Plur" in s.feats[head] else "Sing"
+                                agree[m.label].add(("?", number))
+                        continue
+                    assert first_seen[m.label] < k  # antecedent in an earlier sentence
+                    if len(words) == 1 and s.upos[m.start] == "PRON":
+                        n_pronouns += 1
+                        gender, number = PRONOUN_FEATS[s.lemmas[m.start]]
+                        for g, num in agree[m.label]:
+                            assert num == number, (s.id, words, agree[m.label])
+                            if g != "?" and gender is not None:
+                                assert g == gender, (s.id, words, agree[m.label])
+                        agree[m.label].add((gender or "?", number))
+            labels = Counter(m.label for s in doc.sentences for m in s.coref)
+            assert all(c >= 2 for c in labels.values())  # no singleton clusters
+    assert n_pronouns > 100
+
+
+def test_deterministic_per_seed_and_streaming_equals_list():
+    a = generate(200, domain="biomed", seed=3)
+    assert a == generate(200, domain="biomed", seed=3)
+    assert a == list(iter_generate(200, domain="biomed", seed=3))
+    # a shorter corpus is a prefix (only coreference of the cut last document can differ)
+    assert [s.tokens for s in a[:50]] == [s.tokens for s in generate(50, domain="biomed", seed=3)]
+    assert [s.tokens for s in a] != [s.tokens for s in generate(200, domain="biomed", seed=4)]
+
+
+def test_lexicon_size_zipf_and_ambiguity():
+    for domain in DOMAINS:
+        for lang in LANGUAGES:
+            assert len(Lexicon(domain, lang).types()) >= 2000, (domain, lang)
+    sents = generate(4000, seed=1)
+    counts = Counter(t.lower() for s in sents for t in s.tokens if t[0].isalpha())
+    assert len(counts) >= 1500
+    freqs = np.array(sorted(counts.values(), reverse=True), dtype=float)
+    ranks = np.arange(1, len(freqs) + 1)
+    sel = slice(0, 1000)
+    slope = np.polyfit(np.log(ranks[sel]), np.log(freqs[sel]), 1)[0]
+    assert -1.8 < slope < -0.7, slope
+    tags = defaultdict(set)
+    for s in sents:
+        for t, u in zip(s.tokens, s.upos):
+            tags[t.lower()].add(u)
+    ambiguous = {w for w, u in tags.items() if len(u) > 1}
+    assert len(ambiguous) >= 30
+    assert {"light", "book"} & {w for w in ambiguous if {"NOUN", "VERB"} <= tags[w]}
+
+
+def test_domains_differ_in_vocabulary():
+    vocab = {}
+    for domain in DOMAINS:
+        counts = Counter(t.lower() for s in generate(1500, domain=domain, seed=0)
+                         for t, u in zip(s.tokens, s.upos) if u in ("NOUN", "VERB", "ADJ"))
+        vocab[domain] = {w for w, _ in counts.most_common(150)}
+    for a in DOMAINS:
+        for b in DOMAINS:
+            if a < b:
+                jaccard = len(vocab[a] & vocab[b]) / len(vocab[a] | vocab[b])
+                assert jaccard < 0.5, (a, b, jaccard)
+    assert {"protein", "patient", "expression"} & vocab["biomed"]
+    assert {"tenant", "agreement", "landlord"} & {w.lower() for w in vocab["legal"]}
+
+
+def test_pseudo_languages_reorder_the_same_annotations():
+    en = generate(150, seed=5)
+    for lang in ("sov", "vos"):
+        other = generate(150, seed=5, lang=lang)
+        order = defaultdict(list)
+        for a, b in zip(en, other):
+            assert len(a) == len(b) and a.doc_id.split("-", 1)[1] == b.doc_id.split("-", 1)[1]
+            assert sorted(a.upos) == sorted(b.upos) and sorted(a.feats) == sorted(b.feats)
+            gloss = [m.split("=", 1)[1] for m in b.misc]
+
+            def arcs(lemmas, s):
+                return sorted((lemmas[i].lower(), r, lemmas[h - 1].lower() if h else "ROOT")
+                              for i, (h, r) in enumerate(zip(s.heads, s.deprels)))
+
+            assert arcs(a.lemmas, a) == arcs(gloss, b)  # same tree, other order and words
+            assert sorted((c.label, c.end - c.start) for c in a.constituents) == \
+                sorted((c.label, c.end - c.start) for c in b.constituents)
+            assert sorted(p.label for p in a.srl) == sorted(p.label for p in b.srl)
+            assert sorted(e.label for e in a.entities) == sorted(e.label for e in b.entities)
+            assert len(a.coref) == len(b.coref)
+            for i, (h, r) in enumerate(zip(b.heads, b.deprels)):
+                if h and r in ("obj", "nsubj") and b.feats[i] != "PronType=Rel":
+                    order[r].append(i < h - 1)  # dependent before its head?
+            if a.upos[a.heads.index(0)] == "VERB":
+                assert set(a.tokens) != set(b.tokens)  # other lexicon
+        if lang == "sov":  # objects before the verb
+            assert np.mean(order["obj"]) == 1.0 and np.mean(order["nsubj"]) == 1.0
+        else:  # verb-initial: subject after the verb
+            assert np.mean(order["nsubj"]) == 0.0 and np.mean(order["obj"]) == 0.0
+    en_obj = [i < h - 1 for s in en for i, (h, r) in enumerate(zip(s.heads, s.deprels))
+              if h and r == "obj" and s.feats[i] != "PronType=Rel"]
+    assert np.mean(en_obj) == 0.0  # English: verb before object
+
+
+def test_conllu_export_round_trip_is_lossless(tmp_path):
+    for lang in ("en", "vos"):
+        sents = generate(120, domain="legal", lang=lang, seed=2)
+        out = tmp_path / lang
+        written = export(sents, out, formats=("conllu", "txt", "jsonl"), tasks=("pos", "srl"))
+        back = [restore_layers(s) for s in read_conllu(written["conllu"][0], lang=lang)]
+        assert back == sents
+        assert len((out / "corpus.txt").read_text().splitlines()) == len(sents)
+        assert sorted(p.name for p in (out / "jsonl").iterdir()) == ["pos.jsonl", "srl.jsonl"]
+
+
+def test_restore_rejects_bad_comments():
+    s = generate(5)[0]
+    s.meta.update({"domain": "general", "lang": "en", "constituents": "NP:0-x"})
+    with pytest.raises(DataFormatError):
+        restore_layers(s)
+    s.meta.update({"domain": "general", "lang": "en", "constituents": "NP:0-99"})
+    with pytest.raises(DataFormatError):
+        restore_layers(s)
+
+
+def test_bad_arguments_raise_config_errors():
+    with pytest.raises(ConfigError):
+        generate(5, domain="poetry")
+    with pytest.raises(ConfigError):
+        generate(5, lang="xx")
+    with pytest.raises(ConfigError):
+        generate(5, sentences_per_doc=(4, 2))
+    with pytest.raises(ConfigError):
+        downstream_task("poetry", 5)
+
+
+def _bow_accuracy(sents) -> float:
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    texts = [" ".join(s.tokens).lower() for s in sents]
+    y = [s.labels["downstream"] for s in sents]
+    x = CountVectorizer(token_pattern=r"\S+").fit_transform(texts)
+    k = int(0.75 * len(y))
+    return LogisticRegression(max_iter=2000).fit(x[:k], y[:k]).score(x[k:], y[k:])
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_downstream_balanced_meaning_based_and_not_bag_of_words(domain):
+    sents = downstream_task(domain, 1600, seed=0)
+    labels = Counter(s.labels["downstream"] for s in sents)
+    assert set(labels) == set(DOWNSTREAM_LABELS[domain])
+    assert max(labels.values()) - min(labels.values()) <= 1
+    assert sents == downstream_task(domain, 1600, seed=0)
+    for s in sents[:200]:
+        assert _is_tree(s.heads)
+    # a bag of words is clearly below the perfect score the meaning gives
+    assert _bow_accuracy(sents) < 0.9
+
+
+def test_downstream_labels_are_a_function_of_the_annotated_meaning():
+    person_nouns = set(W.PERSON.split())
+    for s in downstream_task("general", 300, seed=1):
+        root = s.heads.index(0) + 1
+        deps = {r: i for i, (h, r) in enumerate(zip(s.heads, s.deprels)) if h == root}
+        doer = deps.get("obl:agent", deps.get("nsubj"))
+        is_person = s.upos[doer] == "PROPN" or s.lemmas[doer] in person_nouns
+        assert s.labels["downstream"] == ("person" if is_person else "thing"), s.text
+    from probekit.data.synthetic.downstream import LOSS, UP_VERBS
+
+    for s in downstream_task("biomed", 300, seed=1):
+        up = any(lem in UP_VERBS for lem in s.lemmas)
+        loss = any(lem in LOSS for lem in s.lemmas)
+        assert s.labels["downstream"] == ("activates" if up != loss else "inhibits"), s.text
+
+
+def test_cli_generate_and_stats(tmp_path, capsys):
+    out = tmp_path / "corpus"
+    assert main(["data", "generate", "--domain", "reviews", "--sentences", "60", "--seed", "1",
+                 "--out", str(out), "--formats", "conllu,txt", "--downstream", "20"]) == 0
+    assert (out / "corpus.conllu").is_file() and (out / "downstream.jsonl").is_file()
+    capsys.readouterr()
+    assert main(["data", "stats", str(out), "--no-tasks"]) == 0
+    text = capsys.readouterr().out
+    assert "sentences: 60" in text and "layer constituents" in text and "labels.tense" in text
+    with pytest.raises(SystemExit):  # argparse rejects unknown domains
+        main(["data", "generate", "--domain", "poetry", "--out", str(out)])
+
+
+def test_pseudo_spelling_does_not_depend_on_build_order():
+    import subprocess
+    import sys
+
+    code = ("from probekit.data.synthetic.lexicon import lexicon\n"
+            "for d in {order}: lexicon(d, 'vos')\n"
+            "print(sorted(lexicon('general', 'vos').types())[:400])")
+    outs = [subprocess.run([sys.executable, "-c", code.format(order=order)], capture_output=True,
+                           text=True, check=True).stdout
+            for order in (["general", "biomed"], ["legal", "biomed", "reviews", "general"])]
+    assert outs[0] == outs[1] and len(outs[0]) > 1000
