@@ -1,0 +1,2 @@
+"""The transfer pipeline: tokenizer training, pre-training (MLM/CLM), domain/task-adaptive
+continued pre-training, fine-tuning, and checkpoint lineage (``probekit.json``)."""

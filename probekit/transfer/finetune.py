@@ -1,0 +1,357 @@
+"""Stage 2: fine-tuning with sequence- and token-classification heads on a shared encoder.
+
+One :class:`MultiTaskModel` covers the single-task and the multi-task case: an HF encoder
+(``AutoModel``) plus one linear head per task. Sequence heads read the mean of the non-padding
+token vectors (the ``[CLS]`` vector of a model pre-trained with MLM alone is never trained);
+token heads read the first sub-word of each word. ``mode="frozen"`` trains the heads only on the
+fixed encoder (feature extraction). The saved stage folder is a standard HF checkpoint of the
+encoder (``AutoModel.from_pretrained`` loads it, so probing works unchanged) plus
+``heads.safetensors`` and the label sets in ``probekit.json``.
+
+Cross-lingual zero-shot transfer is an ``extra_eval`` split in another language: fine-tune on
+English, evaluate on French (or a generator pseudo-language) with the labels fixed on the
+training split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from probekit.data.records import Sentence
+from probekit.errors import ConfigError, ProbekitError
+from probekit.transfer import lineage
+from probekit.transfer.pretrain import begin_stage, check_vocab, finish_stage, quiet_hf, save_hf, stage_record
+from probekit.transfer.trainer import TrainConfig, train_loop
+
+HEADS_FILE = "heads.safetensors"
+
+
+@dataclass
+class FinetuneTask:
+    """Labeled data of one task.
+
+    Parameters
+    ----------
+    kind : {"sequence", "token"}
+        Sequence: label in ``Sentence.labels[label_key]``. Token: per-word labels in the attribute
+        ``label_key`` of :class:`~probekit.data.records.Sentence` (e.g. ``"upos"``).
+    extra_eval : dict
+        More evaluation splits, e.g. ``{"test_fr": french_sentences}`` for zero-shot transfer.
+    """
+
+    name: str
+    kind: str
+    train: list[Sentence]
+    dev: list[Sentence] = field(default_factory=list)
+    test: list[Sentence] = field(default_factory=list)
+    label_key: str = "downstream"
+    extra_eval: dict[str, list[Sentence]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("sequence", "token"):
+            raise ConfigError(f"task {self.name}: kind {self.kind!r}, expected 'sequence' or 'token'")
+
+    def labels_of(self, sent: Sentence, split: str) -> list[str] | str:
+        if self.kind == "sequence":
+            if self.label_key not in sent.labels:
+                raise ProbekitError(
+                    f"task {self.name}: sentence {sent.id!r} of split {split!r} has no label "
+                    f"{self.label_key!r}; fix: every sentence of train/dev/test needs one")
+            return sent.labels[self.label_key]
+        tags = getattr(sent, self.label_key, None)
+        if tags is None:
+            raise ProbekitError(
+                f"task {self.name}: sentence {sent.id!r} of split {split!r} has no {self.label_key!r} "
+                "annotation; fix: use a split that carries this layer")
+        return list(tags)
+
+    def label_set(self) -> list[str]:
+        if not self.train:
+            raise ProbekitError(f"task {self.name}: empty training split")
+        seen: set[str] = set()
+        for sent in self.train:
+            lab = self.labels_of(sent, "train")
+            seen.update([lab] if isinstance(lab, str) else lab)
+        return sorted(seen)
+
+
+class MultiTaskModel(torch.nn.Module):
+    """Shared encoder + one linear head per task.
+
+    ``forward`` returns a dict task -> logits: ``(rows_of_task, n_labels)`` for sequence tasks,
+    ``(rows_of_task, seq, n_labels)`` for token tasks.
+    """
+
+    def __init__(self, encoder: torch.nn.Module, tasks: dict[str, tuple[str, int]], *,
+                 frozen: bool = False, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.encoder, self.tasks, self.frozen = encoder, tasks, frozen
+        hidden = encoder.config.hidden_size
+        self.heads = torch.nn.ModuleDict({name: torch.nn.Linear(hidden, n) for name, (_, n) in tasks.items()})
+        self.dropout = torch.nn.Dropout(dropout)
+        if frozen:
+            encoder.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> "MultiTaskModel":
+        super().train(mode)
+        if self.frozen:
+            self.encoder.eval()  # feature extraction: no dropout in the fixed encoder
+        return self
+
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
+            return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, task: torch.Tensor) -> dict[str, torch.Tensor]:
+        hidden = self.dropout(self.encode(input_ids, attention_mask))
+        out = {}
+        for t, (name, (kind, _)) in enumerate(self.tasks.items()):
+            rows = task == t
+            if not rows.any():
+                continue
+            h = hidden[rows]
+            if kind == "sequence":
+                m = attention_mask[rows].unsqueeze(-1).to(h.dtype)
+                h = (h * m).sum(1) / m.sum(1).clamp(min=1)
+            out[name] = self.heads[name](h)
+        return out
+
+
+def save_multitask(model: MultiTaskModel, tokenizer: Any, folder: Path) -> None:
+    save_hf(model.encoder, tokenizer, folder)
+    save_file({k: v.contiguous() for k, v in model.heads.state_dict().items()}, str(folder / HEADS_FILE))
+
+
+def load_multitask_weights(model: MultiTaskModel, folder: Path) -> None:
+    from safetensors.torch import load_model
+
+    load_model(model.encoder, str(Path(folder) / "model.safetensors"), strict=False)
+    model.heads.load_state_dict(load_file(str(Path(folder) / HEADS_FILE)))
+
+
+class _Encoded:
+    """Tokenized examples of all tasks: ids and (word-aligned) label rows."""
+
+    def __init__(self, tokenizer: Any, max_len: int) -> None:
+        self.tokenizer, self.max_len = tokenizer, max_len
+        self.ids: list[list[int]] = []
+        self.labels: list[list[int]] = []
+        self.task: list[int] = []
+
+    def add(self, task_idx: int, task: FinetuneTask, sents: Sequence[Sentence], label_ids: dict[str, int],
+            split: str) -> int:
+        """Append ``sents``; returns how many gold labels were unknown to the training split
+        (they are kept, as id -2: always counted wrong, never trained on)."""
+        unknown = 0
+        for sent in sents:
+            gold = task.labels_of(sent, split)
+            enc = self.tokenizer(list(sent.tokens), is_split_into_words=True, truncation=True,
+                                 max_length=self.max_len)
+            ids = enc["input_ids"]
+            row = [-100] * len(ids)
+            if task.kind == "sequence":
+                row[0] = label_ids.get(gold, -2)
+                unknown += gold not in label_ids
+            else:
+                previous = None
+                for pos, word in enumerate(enc.word_ids()):
+                    if word is not None and word != previous:
+                        row[pos] = label_ids.get(gold[word], -2)
+                        unknown += gold[word] not in label_ids
+                    previous = word
+            self.ids.append(ids)
+            self.labels.append(row)
+            self.task.append(task_idx)
+        return unknown
+
+    def batch(self, indices: torch.Tensor, pad_id: int) -> dict[str, torch.Tensor]:
+        idx = indices.tolist()
+        width = max(len(self.ids[i]) for i in idx)
+        ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
+        labels = torch.full((len(idx), width), -100, dtype=torch.long)
+        mask = torch.zeros((len(idx), width), dtype=torch.long)
+        for r, i in enumerate(idx):
+            n = len(self.ids[i])
+            ids[r, :n] = torch.tensor(self.ids[i])
+            labels[r, :n] = torch.tensor(self.labels[i])
+            mask[r, :n] = 1
+        return {"input_ids": ids, "attention_mask": mask, "labels": labels,
+                "task": torch.tensor([self.task[i] for i in idx])}
+
+
+class FinetuneObjective:
+    """Sum over tasks of each task's mean loss in the global batch (see trainer)."""
+
+    def __init__(self, data: _Encoded, tasks: dict[str, str], pad_id: int) -> None:
+        self.data, self.pad_id = data, pad_id
+        self.names, self.kinds = list(tasks), list(tasks.values())
+        self.n_items = len(data.ids)
+
+    def batch(self, indices: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
+        return self.data.batch(indices, self.pad_id)
+
+    def normalizer(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        labelled = (batch["labels"] != -100).sum(1)
+        return torch.stack([labelled[batch["task"] == t].sum() for t in range(len(self.kinds))]).clamp(min=1)
+
+    def loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor], norm: torch.Tensor) -> torch.Tensor:
+        logits = model(batch["input_ids"], batch["attention_mask"], batch["task"])
+        total = torch.zeros((), device=batch["input_ids"].device)
+        for t, kind in enumerate(self.kinds):
+            rows = batch["task"] == t
+            if not rows.any():
+                continue
+            out = logits[self.names[t]]
+            gold = batch["labels"][rows]
+            gold = gold[:, 0] if kind == "sequence" else gold
+            total = total + F.cross_entropy(out.reshape(-1, out.shape[-1]).float(), gold.reshape(-1),
+                                            ignore_index=-100, reduction="sum") / norm[t]
+        return total
+
+
+@torch.no_grad()
+def predict(model: MultiTaskModel, data: _Encoded, pad_id: int, batch_size: int = 64) -> tuple[list[int], list[int]]:
+    """Gold and predicted label ids of every labelled position of ``data`` (one task)."""
+    model.eval()
+    device = next(model.parameters()).device
+    gold_all, pred_all = [], []
+    for i in range(0, len(data.ids), batch_size):
+        b = data.batch(torch.arange(i, min(i + batch_size, len(data.ids))), pad_id)
+        b = {k: v.to(device) for k, v in b.items()}
+        (name, out), = model(b["input_ids"], b["attention_mask"], b["task"]).items()
+        kind = model.tasks[name][0]
+        gold = b["labels"][:, 0] if kind == "sequence" else b["labels"]
+        keep = gold != -100
+        gold_all += gold[keep].tolist()
+        pred_all += out.argmax(-1)[keep].tolist()
+    return gold_all, pred_all
+
+
+def score(gold: list[int], pred: list[int], n_labels: int) -> dict[str, float]:
+    """Accuracy and macro-F1 (over the training label set; unknown gold labels count as wrong)."""
+    from sklearn.metrics import f1_score
+
+    g, p = np.asarray(gold), np.asarray(pred)
+    out = {"accuracy": float((g == p).mean()) if len(g) else float("nan"), "n": int(len(g))}
+    if len(g):
+        out["macro_f1"] = float(f1_score(g, p, labels=list(range(n_labels)), average="macro", zero_division=0))
+    return out
+
+
+def finetune(
+    checkpoint: str | Path,
+    tasks: FinetuneTask | Sequence[FinetuneTask],
+    out_dir: str | Path,
+    *,
+    mode: str = "full",
+    init: str = "pretrained",
+    train: TrainConfig | None = None,
+    max_len: int = 128,
+    tokenizer: str | Path | None = None,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Fine-tune ``checkpoint`` on one or several tasks with a shared encoder.
+
+    Parameters
+    ----------
+    mode : {"full", "frozen"}
+        Train everything, or only the heads on the fixed encoder (feature extraction).
+    init : {"pretrained", "random"}
+        ``"random"`` re-initialises the encoder from the checkpoint's config: the same
+        architecture without transfer, the baseline that shows what pre-training buys.
+
+    Returns
+    -------
+    dict
+        Lineage record; ``metrics`` holds ``<task>.<split>.accuracy`` / ``macro_f1`` for dev,
+        test and every ``extra_eval`` split.
+    """
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    tasks = [tasks] if isinstance(tasks, FinetuneTask) else list(tasks)
+    if mode not in ("full", "frozen") or init not in ("pretrained", "random"):
+        raise ConfigError(f"mode {mode!r} / init {init!r}: expected mode 'full'|'frozen', init 'pretrained'|'random'")
+    if len({t.name for t in tasks}) != len(tasks):
+        raise ConfigError("task names must be unique")
+    checkpoint = Path(checkpoint)
+    train = train or TrainConfig(steps=300, batch_size=32, lr=1e-4 if mode == "full" else 1e-3)
+    label_sets = {t.name: t.label_set() for t in tasks}
+    for t in tasks:  # fail on a missing label before any training, naming the split
+        for split in ("dev", "test", *t.extra_eval):
+            for sent in (getattr(t, split) if split in ("dev", "test") else t.extra_eval[split]):
+                t.labels_of(sent, split)
+    data_fp = lineage.fingerprint([
+        (t.name, t.kind, t.label_key, split, [(s.tokens, t.labels_of(s, split)) for s in sents])
+        for t in tasks for split, sents in (("train", t.train), ("dev", t.dev), ("test", t.test), *t.extra_eval.items())])
+    config = {"train": asdict(train), "mode": mode, "init": init, "max_len": max_len,
+              "tasks": {t.name: {"kind": t.kind, "labels": label_sets[t.name]} for t in tasks},
+              "tokenizer": str(Path(tokenizer).resolve()) if tokenizer else None}
+    record = stage_record("finetune", None, config, data_fp, checkpoint, train.seed)
+    out_dir = Path(out_dir)
+    done = begin_stage(out_dir, record, overwrite)
+    if done is not None:
+        print(f"[finetune] {out_dir}: already complete with the same fingerprint, skipped")
+        return done
+
+    tok = AutoTokenizer.from_pretrained(str(tokenizer or checkpoint))
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    torch.manual_seed(train.seed)
+    with quiet_hf():  # an LM head dropped on load is expected here
+        if init == "random":
+            encoder = AutoModel.from_config(AutoConfig.from_pretrained(str(checkpoint)))
+        else:
+            encoder = AutoModel.from_pretrained(str(checkpoint))
+    check_vocab(tok, encoder, f" ({checkpoint})")
+    max_pos = getattr(encoder.config, "max_position_embeddings", None) or getattr(encoder.config, "n_positions", max_len)
+    max_len = min(max_len, max_pos)
+    model = MultiTaskModel(encoder, {t.name: (t.kind, len(label_sets[t.name])) for t in tasks},
+                           frozen=mode == "frozen")
+
+    ids = [{lab: i for i, lab in enumerate(label_sets[t.name])} for t in tasks]
+    train_data = _Encoded(tok, max_len)
+    for i, t in enumerate(tasks):
+        train_data.add(i, t, t.train, ids[i], "train")
+
+    def encoded(i: int, split: str, sents: list[Sentence]) -> tuple[_Encoded, int]:
+        data = _Encoded(tok, max_len)
+        unknown = data.add(i, tasks[i], sents, ids[i], split)
+        data.task = [i] * len(data.ids)
+        return data, unknown
+
+    eval_sets = {}
+    for i, t in enumerate(tasks):
+        for split, sents in (("dev", t.dev), ("test", t.test), *t.extra_eval.items()):
+            if sents:
+                eval_sets[(i, split)] = encoded(i, split, sents)
+
+    def evaluate(m: torch.nn.Module, splits: tuple[str, ...] | None = ("dev",)) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for (i, split), (data, unknown) in eval_sets.items():
+            if splits is not None and split not in splits:
+                continue
+            was = m.training
+            gold, pred = predict(m, data, tok.pad_token_id)
+            m.train(was)
+            for key, value in score(gold, pred, len(label_sets[tasks[i].name])).items():
+                out[f"{tasks[i].name}.{split}.{key}"] = value
+            if unknown:
+                out[f"{tasks[i].name}.{split}.unknown_labels"] = unknown
+        return out
+
+    save = lambda m, folder: save_multitask(m, tok, folder)  # noqa: E731
+    objective = FinetuneObjective(train_data, {t.name: t.kind for t in tasks}, tok.pad_token_id)
+    has_dev = any(split == "dev" for _, split in eval_sets)
+    metrics, history = train_loop(model, objective, train, out_dir, record=record, save_model=save,
+                                  evaluate=(lambda m: evaluate(m)) if has_dev else None,
+                                  load_weights=load_multitask_weights, desc=f"finetune {out_dir.name}")
+    metrics.update(evaluate(model, None))
+    notes = [f"encoder randomly initialised from {checkpoint}/config.json (no transfer)"] if init == "random" else []
+    return finish_stage(out_dir, model, save, record, metrics, history, train.steps, notes)
