@@ -168,10 +168,15 @@ def plot_layer_curves(curves: pd.DataFrame, path: Path) -> Path:
     """Score per layer for every task (one panel per model/checkpoint/probe)."""
     panels = curves[GROUP[:2] + ["probe"]].drop_duplicates().values.tolist()
     n = max(len(panels), 1)
-    fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 3.8), squeeze=False, sharey=True)
+    ncols = min(n, 3)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 3.6 * nrows), squeeze=False)
+    flat = axes.ravel()
+    for ax in flat[n:]:
+        ax.set_visible(False)
     tasks = sorted(curves["task"].unique())
     colors = {t: plt.cm.tab10(i % 10) for i, t in enumerate(tasks)}
-    for ax, (model, ckpt, probe) in zip(axes[0], panels):
+    for ax, (model, ckpt, probe) in zip(flat, panels):
         sub = curves[(curves["model"] == model) & (curves["checkpoint"] == ckpt) & (curves["probe"] == probe)]
         for (task, is_control), g in sub.groupby(["task", "is_control"]):
             g = g.sort_values("layer")
@@ -185,20 +190,27 @@ def plot_layer_curves(curves: pd.DataFrame, path: Path) -> Path:
         ax.set_xlabel("layer (0 = embeddings)")
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
-    axes[0][0].set_ylabel("score (headline metric)")
-    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+        ax.set_ylabel("score (headline metric)")
+    handles, labels = flat[0].get_legend_handles_labels()
+    for ax in flat[1:n]:  # union of legend entries over panels, in first-seen order
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
 
 
 def plot_task_heatmap(curves: pd.DataFrame, path: Path) -> Path:
     """Task x layer, each row min-max normalised: where each task's information peaks."""
-    main = curves[~curves["is_control"]].copy()
-    if main["probe"].nunique() > 1:  # one row per task and probe: averaging probes hides both
-        main["task"] = main["task"] + " / " + main["probe"]
-    table = main.groupby(["task", "layer"])["value"].mean().unstack("layer")
+    main = curves[~curves["is_control"] & ~curves["probe"].str.startswith("mix")].copy()
+    # One row per distinct (model, checkpoint, task, probe): averaging any of them hides both.
+    varying = [c for c in ("model", "checkpoint", "probe") if main[c].nunique() > 1]
+    main["row"] = main[varying + ["task"]].astype(str).agg(" / ".join, axis=1)
+    table = main.groupby(["row", "layer"])["value"].mean().unstack("layer")
     span = (table.max(axis=1) - table.min(axis=1)).replace(0, 1)
     norm = table.sub(table.min(axis=1), axis=0).div(span, axis=0)
     fig, ax = plt.subplots(figsize=(1.0 + 0.6 * table.shape[1], 0.8 + 0.45 * table.shape[0]))

@@ -1,19 +1,20 @@
-"""``probekit run SUITE`` (a probing study from a suite file) and ``probekit demo`` (the
-embedded default: the demo suite on the generated corpus plus the transfer chain)."""
+"""``probekit run SUITE`` (a probing study from a suite file) and ``probekit demo`` (the main job
+on the embedded default, see :mod:`probekit.demo`)."""
 
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
-from probekit.errors import ConfigError
 
-REPO_PROBES = Path(__file__).resolve().parent.parent.parent / "probes"
+def _print_summary(scores) -> None:
+    from probekit.report import summarize
+
+    print(summarize(scores).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
 def _run(args: argparse.Namespace) -> int:
-    from probekit.report import summarize, write_report
+    from probekit.report import write_report
     from probekit.suite import load_suite, run_suite
 
     suite = load_suite(args.suite, args.set)
@@ -21,40 +22,20 @@ def _run(args: argparse.Namespace) -> int:
     scores = run_suite(suite, out, progress=not args.quiet)
     title = suite.config["report"]["title"] or f"probekit: {suite.name}"
     html = write_report(scores, out, config=suite.config, title=title)
-    print(summarize(scores).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    _print_summary(scores)
     print(f"\nreport: {html}")
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from probekit.report import summarize, write_report
-    from probekit.suite import load_suite, run_suite
+    from probekit.demo import run_demo
 
-    suite_path = REPO_PROBES / "demo.toml"
-    if not suite_path.is_file():
-        raise ConfigError(f"demo suite {suite_path} not found; run from a probekit checkout")
-    overrides = list(args.set)
-    if args.fast:  # a minute-scale smoke run of the same pipeline
-        overrides += ["data.synthetic.train_sentences=300", "data.synthetic.eval_sentences=100",
-                      "scoring.bootstrap=100"]
-    suite = load_suite(suite_path, overrides)
-    out = Path(args.out)
-    started = time.time()
-    scores = run_suite(suite, out, progress=not args.quiet)
-    sections = []
-    config = {"suite": suite.config}
-    if not args.no_transfer:
-        from probekit.transfer.chain import format_headline, run_demo_chain
-
-        result = run_demo_chain(out / "transfer", size="tiny" if args.fast else "demo")
-        sections.append(("Transfer chain: pre-train -> adapt -> fine-tune", format_headline(result)))
-        config["transfer"] = result.get("config", {})
-    html = write_report(scores, out, config=config, title="probekit demo: what each layer of all-MiniLM-L6-v2 knows",
-                        extra_sections=sections)
-    print(summarize(scores).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    scores, html, sections = run_demo(args.out, fast=args.fast, transfer=not args.no_transfer,
+                                      overrides=args.set, progress=not args.quiet)
+    _print_summary(scores)
     for heading, text in sections:
-        print(f"\n{heading}\n{text}")
-    print(f"\nreport: {html}  ({time.time() - started:.0f} s)")
+        print(f"\n{heading}:\n{text}")
+    print(f"\nreport: {html}")
     return 0
 
 
@@ -75,7 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo = subparsers.add_parser(
         "demo", help="the main job on the embedded default (no external data)",
         description="Probe all-MiniLM-L6-v2 layer by layer on probekit's generated corpus (probes/demo.toml), "
-        "run the transfer chain (pre-train, domain-adapt, fine-tune vs random init) and write the report.",
+        "run the transfer chain (pre-train, domain-adapt, fine-tune vs random init), probe its checkpoints, "
+        "and write the report.",
     )
     demo.add_argument("--out", default="reports/demo", help="report folder (default reports/demo)")
     demo.add_argument("--fast", action="store_true", help="small sizes: a quick smoke run of the same pipeline")

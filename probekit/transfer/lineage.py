@@ -31,9 +31,11 @@ CHECKPOINTS = "checkpoints"
 
 
 def fingerprint(*parts: Any) -> str:
-    """Short stable hash of JSON-serialisable ``parts`` (dict keys sorted)."""
-    blob = json.dumps(parts, sort_keys=True, default=str).encode("utf-8")
-    return hashlib.sha256(blob).hexdigest()[:16]
+    """Short stable hash of JSON-serialisable ``parts`` (dict keys sorted): the cache's key
+    function, so stages and cache entries hash alike."""
+    from probekit.cache import fingerprint as cache_fingerprint
+
+    return cache_fingerprint(list(parts), length=16)
 
 
 def texts_fingerprint(texts: Iterable[str]) -> str:

@@ -306,13 +306,15 @@ def load_lm(checkpoint: str | Path, objective: str | None = None) -> tuple[torch
 
 
 def parent_fingerprint(path: str | Path) -> str:
-    """Fingerprint of a parent checkpoint: its lineage fingerprint, else name/size/mtime of its
-    weight and config files (cheap; an external HF model has no lineage)."""
+    """Fingerprint of a parent checkpoint: its lineage fingerprint, else the content identity of
+    its config, weights and tokenizer (an external HF model has no lineage; never mtimes)."""
+    from probekit.cache import fingerprint
+    from probekit.extract.models import folder_identity
+
     rec = lineage.read_record(path)
     if rec and rec.get("fingerprint"):
         return rec["fingerprint"]
-    files = sorted(p for p in Path(path).iterdir() if p.suffix in (".safetensors", ".json", ".txt"))
-    return lineage.fingerprint([(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files])
+    return fingerprint(folder_identity(Path(path)))
 
 
 def stage_record(stage: str, objective: str | None, config: dict[str, Any], data_fp: str,
