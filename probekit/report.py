@@ -209,11 +209,13 @@ def plot_task_heatmap(curves: pd.DataFrame, path: Path) -> Path:
     main = curves[~curves["is_control"] & ~curves["probe"].str.startswith("mix")].copy()
     # One row per distinct (model, checkpoint, task, probe): averaging any of them hides both.
     varying = [c for c in ("model", "checkpoint", "probe") if main[c].nunique() > 1]
-    main["row"] = main[varying + ["task"]].astype(str).agg(" / ".join, axis=1)
-    table = main.groupby(["row", "layer"])["value"].mean().unstack("layer")
+    main = main.sort_values(["model", "checkpoint", "probe", "task", "layer"])
+    main["row"] = main[varying + ["task"]].astype(str).agg(lambda parts: " / ".join(p for p in parts if p), axis=1)
+    table = main.groupby(["row", "layer"], sort=False)["value"].mean().unstack("layer")
     span = (table.max(axis=1) - table.min(axis=1)).replace(0, 1)
     norm = table.sub(table.min(axis=1), axis=0).div(span, axis=0)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.6 * table.shape[1], 0.8 + 0.45 * table.shape[0]))
+    label_inches = 0.075 * max(len(str(r)) for r in table.index)
+    fig, ax = plt.subplots(figsize=(2.0 + label_inches + 0.75 * table.shape[1], 1.2 + 0.4 * table.shape[0]))
     im = ax.imshow(norm.values, aspect="auto", cmap="viridis", vmin=0, vmax=1)
     ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns])
     ax.set_yticks(range(table.shape[0]), list(table.index))
@@ -227,7 +229,7 @@ def plot_task_heatmap(curves: pd.DataFrame, path: Path) -> Path:
     ax.set_title("score per layer (colour: normalised within task)", fontsize=9)
     fig.colorbar(im, ax=ax, fraction=0.03)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
 
