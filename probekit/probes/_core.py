@@ -1,0 +1,335 @@
+"""Batched probe networks and their training loop.
+
+Every parameter carries a leading *layer* axis: the probes of all layers of one task are one
+model, trained with one optimizer over one shuffled stream of minibatches. The loss is the *sum*
+of the per-layer losses, so the gradient each layer's parameters receive is exactly the gradient
+that layer would get if it were trained alone, and Adam is elementwise: batched training equals a
+loop over layers (same seed, same minibatches, same initial weights), only faster.
+
+Initial weights and dropout masks are drawn *without* the layer axis and broadcast over it, so a
+probe trained on layer ``l`` alone starts from the same weights as inside the batch.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """``"auto"``/``None`` -> CUDA when available, else CPU."""
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _uniform(shape: tuple[int, ...], fan_in: int, gen: torch.Generator) -> torch.Tensor:
+    # torch.nn.Linear's default init (Kaiming-uniform with a=sqrt(5)) -> U(-1/sqrt(fan_in), ...)
+    bound = 1.0 / math.sqrt(fan_in)
+    return (torch.rand(shape, generator=gen) * 2 - 1) * bound
+
+
+class ScalarMix(nn.Module):
+    """Tenney et al. (2019) scalar mix: ``gamma * sum_j softmax(s)_j X_j``, for ``M`` mixes at once.
+
+    With ``cumulative=True`` mix ``m`` only sees layers ``0..m`` (``M = n_layers``), which is what
+    the expected-layer metric needs; otherwise ``M = 1``.
+    """
+
+    def __init__(self, n_layers: int, cumulative: bool) -> None:
+        super().__init__()
+        n_mix = n_layers if cumulative else 1
+        self.s = nn.Parameter(torch.zeros(n_mix, n_layers))
+        self.gamma = nn.Parameter(torch.ones(n_mix))
+        mask = torch.zeros(n_mix, n_layers)
+        if cumulative:
+            mask = torch.triu(torch.full((n_layers, n_layers), float("-inf")), diagonal=1)
+        self.register_buffer("mask", mask)
+
+    def weights(self) -> torch.Tensor:
+        """Softmax-normalised layer weights, shape ``(M, n_layers)`` (zero above the diagonal)."""
+        return torch.softmax(self.s + self.mask, dim=-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (L, B, d) -> (M, B, d)
+        return self.gamma[:, None, None] * torch.einsum("ml,lbd->mbd", self.weights(), x)
+
+
+class LayerwiseNet(nn.Module):
+    """``n_layers`` independent classifiers (linear, low-rank linear or MLP) applied to ``(L, B, d)``.
+
+    Parameters
+    ----------
+    n_layers, n_features, n_outputs : int
+    hidden : tuple of int
+        Hidden widths; ``()`` is a linear model.
+    rank : int or None
+        Factorise a linear map as ``(d, rank) @ (rank, k)``.
+    dropout : float
+        Dropout on hidden activations (mask shared across layers).
+    seed : int
+    mix : ScalarMix or None
+        Optional scalar mix applied first (then ``n_layers`` is the number of mixes).
+    """
+
+    def __init__(
+        self,
+        n_layers: int,
+        n_features: int,
+        n_outputs: int,
+        *,
+        hidden: tuple[int, ...] = (),
+        rank: int | None = None,
+        dropout: float = 0.0,
+        seed: int = 0,
+        mix: ScalarMix | None = None,
+    ) -> None:
+        super().__init__()
+        gen = torch.Generator().manual_seed(int(seed))
+        self.mix = mix
+        self.dropout = float(dropout)
+        self.n_hidden = len(hidden)
+        widths = [n_features, *hidden, n_outputs]
+        weights, biases = [], []
+        if not hidden and rank is None:
+            # Convex problem: zero init is deterministic and as good as any.
+            weights.append(torch.zeros(n_features, n_outputs))
+            biases.append(torch.zeros(n_outputs))
+        elif not hidden:
+            weights.append(torch.randn((n_features, rank), generator=gen) / math.sqrt(n_features))
+            weights.append(torch.zeros(rank, n_outputs))
+            biases.append(torch.zeros(n_outputs))
+        else:
+            for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+                weights.append(_uniform((fan_in, fan_out), fan_in, gen))
+                biases.append(_uniform((fan_out,), fan_in, gen))
+        self.low_rank = rank is not None and not hidden
+        # Same initial weights for every layer: broadcast, then copy so each layer owns its slice.
+        self.weights = nn.ParameterList(
+            nn.Parameter(w.expand(n_layers, *w.shape).clone()) for w in weights
+        )
+        self.biases = nn.ParameterList(
+            nn.Parameter(b.expand(n_layers, 1, b.shape[0]).clone()) for b in biases
+        )
+
+    def _params(self, layers: torch.Tensor | None):
+        ws, bs = list(self.weights), list(self.biases)
+        if layers is None:
+            return ws, bs
+        return [w.index_select(0, layers) for w in ws], [b.index_select(0, layers) for b in bs]
+
+    def forward(
+        self, x: torch.Tensor, gen: torch.Generator | None = None, layers: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``x`` (L_in, B, d) -> logits (L, B, k); dropout only when ``gen`` is given (training).
+
+        ``layers`` restricts the computation to a subset of the probes (``x`` then holds only
+        those layers); used to stop spending compute on probes that have early-stopped.
+        """
+        if self.mix is not None:
+            x = self.mix(x)
+        ws, bs = self._params(layers)
+        if self.low_rank:
+            return torch.bmm(torch.bmm(x, ws[0]), ws[1]) + bs[0]
+        for i, (w, b) in enumerate(zip(ws, bs)):
+            x = torch.baddbmm(b, x, w)
+            if i < self.n_hidden:
+                x = torch.relu(x)
+                if gen is not None and self.dropout > 0:
+                    keep = 1.0 - self.dropout
+                    mask = torch.rand(x.shape[1:], generator=gen, device=x.device) < keep
+                    x = x * mask / keep
+        return x
+
+    def penalty(self, layers: torch.Tensor | None = None) -> torch.Tensor:
+        """``0.5 * ||W||^2`` per layer over weight matrices (not biases, not the mix), shape (L,).
+
+        For the low-rank factorisation this is the variational form of the nuclear norm
+        (``min_{AB=W} (||A||^2 + ||B||^2) / 2 = ||W||_*``).
+        """
+        return sum(0.5 * (w * w).sum(dim=(1, 2)) for w in self._params(layers)[0])
+
+
+class _threads:
+    """Train on one CPU thread when the per-step work is small or the machine is already busy
+    (1-minute load average >= CPU count): OpenMP fan-out costs more than it saves for small
+    steps, and oversubscribed cores made probe training 7-30x slower in our measurements."""
+
+    def __init__(self, device: torch.device, step_macs: float) -> None:
+        busy = hasattr(os, "getloadavg") and os.getloadavg()[0] >= (os.cpu_count() or 1)
+        self.small = device.type == "cpu" and (step_macs < 2e7 or busy)
+
+    def __enter__(self):
+        self.before = torch.get_num_threads()
+        if self.small:
+            torch.set_num_threads(1)
+
+    def __exit__(self, *exc):
+        torch.set_num_threads(self.before)
+
+
+@dataclass
+class TrainResult:
+    n_epochs: np.ndarray  # (L,) epochs run until each layer stopped
+    best_val_loss: np.ndarray  # (L,) nan without validation data
+
+
+def _layer_losses(
+    logits: torch.Tensor, target: torch.Tensor, sigmoid: bool, class_weight: torch.Tensor | None
+) -> torch.Tensor:
+    """Mean loss over the batch for every layer, shape (L,)."""
+    L, B, k = logits.shape
+    if sigmoid:
+        t = target if target.ndim == 2 else F.one_hot(target, k).to(logits.dtype)
+        per = F.binary_cross_entropy_with_logits(
+            logits, t.expand(L, B, k), reduction="none"
+        ).sum(-1)
+        if class_weight is not None and target.ndim == 1:
+            per = per * class_weight[target]
+    else:
+        per = F.cross_entropy(
+            logits.reshape(L * B, k), target.repeat(L), reduction="none"
+        ).view(L, B)
+        if class_weight is not None:
+            # Weighted *sum* divided by B (not by the weight sum), as in scikit-learn.
+            per = per * class_weight[target]
+    return per.mean(dim=1)
+
+
+@torch.no_grad()
+def predict_logits(
+    net: LayerwiseNet, x: torch.Tensor, chunk: int = 8192, layers: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Logits for every layer (or ``layers``), ``(L, n, k)``, in row chunks to bound memory."""
+    net.eval()
+    outs = [net(x[:, s : s + chunk], layers=layers) for s in range(0, x.shape[1], chunk)]
+    return torch.cat(outs, dim=1)
+
+
+def train(
+    net: LayerwiseNet,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    sigmoid: bool,
+    class_weight: torch.Tensor | None,
+    alpha: float,
+    lr: float,
+    batch_size: int,
+    max_epochs: int,
+    x_val: torch.Tensor | None,
+    y_val: torch.Tensor | None,
+    patience: int,
+    tol: float,
+    seed: int,
+    progress=None,
+    precision: str = "float32",
+) -> TrainResult:
+    """Adam on the summed per-layer losses with per-layer early stopping on the validation loss.
+
+    Each layer keeps its best-validation weights and stops counting after ``patience`` epochs
+    without an improvement of more than ``tol``; the loop ends when every layer has stopped.
+    Layers that stopped keep being updated until then, but their best weights are restored, so
+    the result per layer does not depend on which other layers share the batch.
+    """
+    device = x.device
+    n = x.shape[1]
+    n_layers = net.weights[0].shape[0]
+    step_macs = min(batch_size, n) * sum(w[0].numel() for w in net.weights) * n_layers
+    # Hand x over in a list and drop our name for it: _train then owns the only reference and
+    # the shuffled / compacted copies it makes replace, rather than add to, the input in memory.
+    holder = [x]
+    del x
+    with _threads(device, step_macs):
+        return _train(net, holder, y, sigmoid=sigmoid, class_weight=class_weight, alpha=alpha, lr=lr,
+                      batch_size=batch_size, max_epochs=max_epochs, x_val=x_val, y_val=y_val,
+                      patience=patience, tol=tol, seed=seed, progress=progress,
+                      precision=precision)
+
+
+def _train(net, holder, y, *, sigmoid, class_weight, alpha, lr, batch_size, max_epochs, x_val,
+           y_val, patience, tol, seed, progress, precision="float32") -> TrainResult:
+    x = holder.pop()
+    device = x.device
+    # bfloat16: features stored once in bf16 (half the memory) and the matmuls run under
+    # autocast (AMX / tensor cores); weights, Adam state and the loss stay float32.
+    low = precision == "bfloat16"
+    if low:
+        x = x.to(torch.bfloat16)
+        x_val = None if x_val is None else x_val.to(torch.bfloat16)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=low)
+    n = x.shape[1]
+    n_layers = net.weights[0].shape[0]
+    opt = torch.optim.Adam(net.parameters(), lr=lr, foreach=False)
+    gen = torch.Generator().manual_seed(int(seed))
+    drop_gen = torch.Generator(device=device).manual_seed(int(seed) + 1)
+    params = list(net.parameters())
+    has_val = x_val is not None and x_val.shape[1] > 0
+    best = [p.detach().clone() for p in params] if has_val else None
+    best_loss = torch.full((n_layers,), float("inf"), device=device)
+    bad = torch.zeros(n_layers, dtype=torch.long, device=device)
+    stopped_at = np.zeros(n_layers, dtype=np.int64)
+    # Shuffle the rows once, then visit contiguous minibatches in a fresh random order every
+    # epoch: slices are views, so no per-step gather of (L, batch, d) rows (the gather cost more
+    # than the forward and backward passes of a linear probe).
+    perm = torch.randperm(n, generator=gen).to(device)
+    x, y = x.index_select(1, perm), y.index_select(0, perm)
+    starts = torch.arange(0, n, batch_size)
+    # Layers still training. Once some have early-stopped, only the others are computed (their
+    # features are compacted into a smaller x); stopped layers get zero gradients, and whatever Adam's
+    # momentum still does to them is undone by restoring their best weights at the end.
+    compact = net.mix is None and has_val
+    act, xv_act = None, x_val
+    for epoch in range(max_epochs):
+        net.train()
+        for s in starts[torch.randperm(len(starts), generator=gen)].tolist():
+            with autocast:
+                logits = net(x[:, s : s + batch_size], drop_gen, layers=act)
+            loss = _layer_losses(logits.float(), y[s : s + batch_size], sigmoid, class_weight)
+            if alpha > 0:
+                loss = loss + alpha * net.penalty(act)
+            opt.zero_grad(set_to_none=True)
+            loss.sum().backward()
+            opt.step()
+        if progress is not None:
+            progress.update(1)
+        if not has_val:
+            continue
+        with torch.no_grad():
+            # Same weighting as the training objective, so class weights also steer stopping.
+            with autocast:
+                logits = predict_logits(net, xv_act, layers=act)
+            part = _layer_losses(logits.float(), y_val, sigmoid, class_weight)
+            val = torch.full((n_layers,), float("inf"), device=device)
+            val[slice(None) if act is None else act] = torch.nan_to_num(part, nan=float("inf"))
+            active = stopped_at == 0
+            improved = (val < best_loss - tol) & torch.as_tensor(active, device=device)
+            for p, b in zip(params, best):
+                # Parameters of the mix have a leading mix axis too (M == n_layers of the net).
+                b[improved] = p.detach()[improved]
+            best_loss = torch.where(improved, val, best_loss)
+            bad = torch.where(improved, torch.zeros_like(bad), bad + 1)
+            newly = (bad >= patience).cpu().numpy() & active
+            stopped_at[newly] = epoch + 1
+        if (stopped_at > 0).all():
+            break
+        if compact and (stopped_at > 0).any():
+            still = torch.as_tensor(np.flatnonzero(stopped_at == 0), device=device)
+            if act is None or len(still) < len(act):
+                rel = still if act is None else torch.searchsorted(act, still)
+                # Rebinding x frees the previous copy (the caller keeps no reference to it).
+                x, xv_act, act = x.index_select(0, rel), xv_act.index_select(0, rel), still
+    stopped_at[stopped_at == 0] = epoch + 1 if max_epochs > 0 else 0
+    if has_val:
+        with torch.no_grad():
+            for p, b in zip(params, best):
+                p.copy_(b)
+    return TrainResult(
+        n_epochs=stopped_at,
+        best_val_loss=best_loss.cpu().numpy() if has_val else np.full(n_layers, np.nan),
+    )

