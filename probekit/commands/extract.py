@@ -8,18 +8,7 @@ import shutil
 import time
 from pathlib import Path
 
-
-def _layers(text: str):
-    if text == "all":
-        return None
-    out = []
-    for part in text.split(","):
-        if "-" in part.strip()[1:]:
-            a, b = part.split("-", 1)
-            out.extend(range(int(a), int(b) + 1))
-        else:
-            out.append(int(part))
-    return out
+from probekit.suite import parse_layers
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -73,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     texts = list(texts)[: args.limit] if args.limit else list(texts)
     start = time.time()
     reps = extract(
-        args.model, texts, layers=_layers(args.layers), word_pooling=args.pooling,
+        args.model, texts, layers=parse_layers(args.layers), word_pooling=args.pooling,
         sentence_pooling=args.sentence_pooling, dtype=args.dtype, store_dtype=args.store_dtype,
         max_tokens_per_batch=args.max_tokens, window_stride=args.window_stride,
         max_length=args.max_length, device=device, cache_dir=args.cache,

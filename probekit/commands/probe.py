@@ -4,18 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-
-def _ints(text: str | None):
-    if text is None:
-        return None
-    out = []
-    for part in text.split(","):
-        if "-" in part.strip()[1:]:
-            a, b = part.split("-", 1)
-            out.extend(range(int(a), int(b) + 1))
-        else:
-            out.append(int(part))
-    return out
+from probekit.suite import parse_layers
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -62,11 +51,12 @@ def run(args: argparse.Namespace) -> int:
     evals = list(read_corpus(args.eval))
     if args.limit:
         train, evals = train[: args.limit], evals[: args.limit]
-    layers = "all" if args.layers == "all" else _ints(args.layers)
+    layers = parse_layers(args.layers)
     scores = probe_task(
         args.model, train, evals, task=args.task,
         probes=[p.strip() for p in args.probe.split(",") if p.strip()],
-        control=args.control, mix=not args.no_mix, layers=layers, seeds=_ints(args.seeds),
+        control=args.control, mix=not args.no_mix, layers=layers,
+        seeds=[int(seed) for seed in args.seeds.split(",")],
         word_pooling=args.pooling, span_pooling=args.span_pooling, n_boot=args.bootstrap,
         device=args.device, progress=not args.quiet,
         model_name="all-MiniLM-L6-v2" if args.model == "minilm" else args.model,
