@@ -253,13 +253,14 @@ def _html_table(frame: pd.DataFrame) -> str:
         "<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
         for row in frame.itertuples(index=False)
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    return f"<div class='wide'><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>"
 
 
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
 th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}img{max-width:100%}
-pre{background:#f7f7f7;padding:1em;overflow:auto;font-size:12px}.note{color:#555;font-size:13px}"""
+pre{background:#f7f7f7;padding:1em;overflow:auto;font-size:12px}.note{color:#555;font-size:13px}
+.wide{overflow-x:auto}td{white-space:nowrap}"""
 
 
 def write_report(
