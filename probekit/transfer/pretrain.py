@@ -488,7 +488,14 @@ def pretrain(
     if tokenizer is not None or resumable is not None:  # a resumed run keeps its tokenizer
         tok = AutoTokenizer.from_pretrained(str(tokenizer or resumable))
     else:
-        tok = train_tokenizer(texts, "wordpiece" if objective == "mlm" else "bpe", vocab_size)
+        # The tokenizers trainers are multi-threaded and can break frequency ties differently from
+        # run to run: under DDP, rank 0 trains and every rank uses its vocabulary.
+        rank, world, _ = dist_setup()
+        tok = train_tokenizer(texts, "wordpiece" if objective == "mlm" else "bpe", vocab_size) if rank == 0 else None
+        if world > 1:
+            box = [tok]
+            torch.distributed.broadcast_object_list(box, src=0)
+            tok = box[0]
     torch.manual_seed(train.seed)
     net = build_model(model_cfg, tok)
     return run_lm_stage(stage="pretrain", model=net, tokenizer=tok, objective=objective, train_texts=texts,
