@@ -234,6 +234,40 @@ def plot_task_heatmap(curves: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+def cka_matrices(scores: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Layer x layer linear CKA per model/checkpoint, from ``probe="cka"`` rows (``metric="cka_l{j}"``)."""
+    df = _prepare(scores)
+    rows = df[(df["probe"] == "cka") & df["metric"].str.startswith("cka_l")].copy()
+    out = {}
+    for (model, ckpt), group in rows.groupby(["model", "checkpoint"]):
+        group = group.assign(other=group["metric"].str[len("cka_l"):].astype(int))
+        name = " / ".join(x for x in (model, ckpt) if x)
+        out[name] = group.pivot_table(index="layer", columns="other", values="value").sort_index()
+    return out
+
+
+def plot_cka(matrices: dict[str, pd.DataFrame], path: Path) -> Path:
+    """One heatmap per model: how similar the representations of every pair of layers are."""
+    n = len(matrices)
+    fig, axes = plt.subplots(1, n, figsize=(4.4 * n, 3.9), squeeze=False)
+    for ax, (name, matrix) in zip(axes[0], matrices.items()):
+        im = ax.imshow(matrix.values, cmap="magma", vmin=0, vmax=1)
+        labels = [str(int(x)) for x in matrix.index]
+        ax.set_xticks(range(len(labels)), labels)
+        ax.set_yticks(range(len(labels)), labels)
+        for i in range(matrix.shape[0]):
+            for j in range(matrix.shape[1]):
+                ax.text(j, i, f"{matrix.values[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                        color="black" if matrix.values[i, j] > 0.6 else "white")
+        ax.set_title(f"linear CKA between layers: {name}", fontsize=9)
+        ax.set_xlabel("layer")
+        ax.set_ylabel("layer")
+    fig.colorbar(im, ax=axes[0].tolist(), fraction=0.03)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
 def _fmt(value: Any, digits: int = 3) -> str:
     if isinstance(value, float):
         return "" if math.isnan(value) else f"{value:.{digits}f}"
@@ -296,6 +330,9 @@ def write_report(
     if len(curves):
         figures.append(("Score per layer", plot_layer_curves(curves, out / "layer_curves.png")))
         figures.append(("Where each task peaks", plot_task_heatmap(curves, out / "task_layer_heatmap.png")))
+    matrices = cka_matrices(scores)
+    if matrices:
+        figures.append(("Layer similarity (linear CKA)", plot_cka(matrices, out / "layer_similarity_cka.png")))
 
     shown = summary.drop(columns=[c for c in ("checkpoint",) if c in summary and not summary[c].any()])
     explanation = (

@@ -339,6 +339,39 @@ def run_suite(suite: Suite, out_dir: str | Path, *, progress: bool = True) -> "p
         )
         atomic_write_text(unit_file, scores.to_csv(index=False))
         frames.append(pd.read_csv(unit_file))  # same dtypes whether computed now or resumed
+    if cfg["scoring"]["cka"]:
+        for model in cfg["models"]:
+            frames.append(_layer_similarity_unit(suite, model, units_dir, generated, progress))
     scores = pd.concat(frames, ignore_index=True)
     atomic_write_text(out / "scores.csv", scores.to_csv(index=False))
     return scores
+
+
+def _layer_similarity_unit(suite: Suite, model: dict, units_dir: Path, generated: dict, progress: bool):
+    """Linear CKA between every pair of layers on the first task's evaluation words, as score rows
+    (``probe="cka"``, ``layer=i``, ``metric="cka_l{j}"``), so reports read it from the table too."""
+    import numpy as np
+    import pandas as pd
+
+    from probekit.extract import extract
+    from probekit.io import atomic_write_text
+    from probekit.run_probes import resolve_model
+    from probekit.scoring import SCORE_COLUMNS, cka_matrix
+
+    task = suite.config["tasks"][0]
+    key = _unit_key(suite, model, {**task, "unit": "cka"})
+    unit_file = units_dir / f"{model['id']}__cka__{key[:16]}.csv"
+    if unit_file.is_file():
+        return pd.read_csv(unit_file)
+    _, evaluation = load_task_data(suite, task, generated)
+    reps = extract(resolve_model(model["path"]), evaluation, layers=model["layers"],
+                   word_pooling=suite.config["extract"]["word_pooling"], progress=progress)
+    matrix = cka_matrix([np.asarray(reps.layer(layer), dtype=np.float32) for layer in reps.layers])
+    rows = [
+        {"model": model["id"], "checkpoint": model["checkpoint"], "task": task["name"], "control": False,
+         "probe": "cka", "layer": li, "seed": 0, "split": "eval", "metric": f"cka_l{lj}",
+         "value": float(matrix[i, j]), "n_eval": reps.n_words}
+        for i, li in enumerate(reps.layers) for j, lj in enumerate(reps.layers)
+    ]
+    atomic_write_text(unit_file, pd.DataFrame(rows, columns=list(SCORE_COLUMNS)).to_csv(index=False))
+    return pd.read_csv(unit_file)
