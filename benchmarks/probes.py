@@ -6,7 +6,8 @@ the rest to test. Features come from ``probekit.extract`` (cached after the firs
 
 Compared, each in a fresh child process (so peak RSS is per method):
 * scikit-learn ``LogisticRegression(lbfgs, C=1)`` in float64, one layer after the other;
-* probekit ``fit_layers(LinearProbe(alpha=1/(C n)))``: one float32 batched model for 7 layers;
+* probekit ``fit_layers(LinearProbe(alpha=1/(C n)))``: one float32 batched model for 7 layers
+  (defaults: Adam lr 1e-2, patience 2, then one per-layer lr/10 decay on a validation plateau);
 * probekit ``fit_layers(MLPProbe())``: batched MLP probes (256 hidden units).
 
     .venv/bin/python benchmarks/probes.py [--tokens 50000] [--threads 1]

@@ -177,3 +177,16 @@ def test_bfloat16_precision_close_to_float32():
         assert abs(full[i].score(Xte[i], yte) - low[i].score(Xte[i], yte)) < 0.02
     with pytest.raises(ProbekitError, match="precision"):
         LinearProbe(precision="fp8").fit(X[0], y)
+
+
+def test_lr_decays_zero_is_plain_early_stopping_and_negative_is_refused():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(4000, 8)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    plain = LinearProbe(lr_decays=0, batch_size=128).fit(X, y)
+    decayed = LinearProbe(lr_decays=2, batch_size=128).fit(X, y)
+    # Extra decays can only train longer, and still solve a separable task.
+    assert decayed.n_iter_ >= plain.n_iter_
+    assert decayed.score(X, y) > 0.95 and plain.score(X, y) > 0.95
+    with pytest.raises(ValueError, match="lr_decays must be >= 0"):
+        LinearProbe(lr_decays=-1).fit(X, y)

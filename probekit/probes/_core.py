@@ -173,6 +173,36 @@ class _threads:
         torch.set_num_threads(self.before)
 
 
+class _LayerAdam:
+    """Adam (Kingma & Ba) with one learning rate per layer, for parameters with a leading layer axis.
+
+    torch's Adam takes one scalar rate per parameter tensor; per-layer rates let each probe decay
+    its own rate on a validation plateau (so its schedule never depends on the other layers).
+    """
+
+    def __init__(self, params, lr: torch.Tensor, betas=(0.9, 0.999), eps: float = 1e-8) -> None:
+        self.params, self.lr, self.betas, self.eps, self.t = list(params), lr, betas, eps, 0
+        self.m = [torch.zeros_like(p) for p in self.params]
+        self.v = [torch.zeros_like(p) for p in self.params]
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.t += 1
+        b1, b2 = self.betas
+        c1, c2 = 1 - b1**self.t, math.sqrt(1 - b2**self.t)
+        for p, m, v in zip(self.params, self.m, self.v):
+            if p.grad is None:
+                continue
+            m.lerp_(p.grad, 1 - b1)
+            v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+            step = self.lr.view(-1, *([1] * (p.ndim - 1))) / c1
+            p.sub_(step * m / (v.sqrt() / c2 + self.eps))
+
+
 @dataclass
 class TrainResult:
     n_epochs: np.ndarray  # (L,) epochs run until each layer stopped
@@ -229,11 +259,13 @@ def train(
     seed: int,
     progress=None,
     precision: str = "float32",
+    lr_decays: int = 0,
 ) -> TrainResult:
     """Adam on the summed per-layer losses with per-layer early stopping on the validation loss.
 
-    Each layer keeps its best-validation weights and stops counting after ``patience`` epochs
-    without an improvement of more than ``tol``; the loop ends when every layer has stopped.
+    Each layer keeps its best-validation weights; after ``patience`` epochs without an
+    improvement of more than ``tol`` it divides its own learning rate by 10 and resumes from its
+    best weights (``lr_decays`` times), then stops; the loop ends when every layer has stopped.
     Layers that stopped keep being updated until then, but their best weights are restored, so
     the result per layer does not depend on which other layers share the batch.
     """
@@ -249,11 +281,11 @@ def train(
         return _train(net, holder, y, sigmoid=sigmoid, class_weight=class_weight, alpha=alpha, lr=lr,
                       batch_size=batch_size, max_epochs=max_epochs, x_val=x_val, y_val=y_val,
                       patience=patience, tol=tol, seed=seed, progress=progress,
-                      precision=precision)
+                      precision=precision, lr_decays=lr_decays)
 
 
 def _train(net, holder, y, *, sigmoid, class_weight, alpha, lr, batch_size, max_epochs, x_val,
-           y_val, patience, tol, seed, progress, precision="float32") -> TrainResult:
+           y_val, patience, tol, seed, progress, precision="float32", lr_decays=0) -> TrainResult:
     x = holder.pop()
     device = x.device
     # bfloat16: features stored once in bf16 (half the memory) and the matmuls run under
@@ -265,7 +297,9 @@ def _train(net, holder, y, *, sigmoid, class_weight, alpha, lr, batch_size, max_
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=low)
     n = x.shape[1]
     n_layers = net.weights[0].shape[0]
-    opt = torch.optim.Adam(net.parameters(), lr=lr, foreach=False)
+    lr_l = torch.full((n_layers,), float(lr), device=device)
+    opt = _LayerAdam(net.parameters(), lr_l)
+    decays_left = np.full(n_layers, int(lr_decays))
     gen = torch.Generator().manual_seed(int(seed))
     drop_gen = torch.Generator(device=device).manual_seed(int(seed) + 1)
     params = list(net.parameters())
@@ -293,7 +327,7 @@ def _train(net, holder, y, *, sigmoid, class_weight, alpha, lr, batch_size, max_
             loss = _layer_losses(logits.float(), y[s : s + batch_size], sigmoid, class_weight)
             if alpha > 0:
                 loss = loss + alpha * net.penalty(act)
-            opt.zero_grad(set_to_none=True)
+            opt.zero_grad()
             loss.sum().backward()
             opt.step()
         if progress is not None:
@@ -314,8 +348,18 @@ def _train(net, holder, y, *, sigmoid, class_weight, alpha, lr, batch_size, max_
                 b[improved] = p.detach()[improved]
             best_loss = torch.where(improved, val, best_loss)
             bad = torch.where(improved, torch.zeros_like(bad), bad + 1)
-            newly = (bad >= patience).cpu().numpy() & active
-            stopped_at[newly] = epoch + 1
+            plateau = (bad >= patience).cpu().numpy() & active
+            # A plateau first divides that layer's rate by 10 (restarting from its best weights)
+            # while it has decays left; only then does the layer stop.
+            decay = plateau & (decays_left > 0)
+            if decay.any():
+                d = torch.as_tensor(decay, device=device)
+                lr_l[d] *= 0.1
+                bad[d] = 0
+                decays_left[decay] -= 1
+                for p, b in zip(params, best):
+                    p.detach()[d] = b[d]
+            stopped_at[plateau & ~decay] = epoch + 1
         if (stopped_at > 0).all():
             break
         if compact and (stopped_at > 0).any():
