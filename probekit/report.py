@@ -191,6 +191,13 @@ def plot_layer_curves(curves: pd.DataFrame, path: Path) -> Path:
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_ylabel("score (headline metric)")
+    # Panels of one model share a y-range, so checkpoints and probes compare at a glance.
+    for model in {panel[0] for panel in panels}:
+        same = [ax for ax, panel in zip(flat, panels) if panel[0] == model]
+        low = min(ax.get_ylim()[0] for ax in same)
+        high = max(ax.get_ylim()[1] for ax in same)
+        for ax in same:
+            ax.set_ylim(low, high)
     handles, labels = flat[0].get_legend_handles_labels()
     for ax in flat[1:n]:  # union of legend entries over panels, in first-seen order
         for h, lab in zip(*ax.get_legend_handles_labels()):
