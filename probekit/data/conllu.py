@@ -224,19 +224,27 @@ def _heads(rows: list[list], path: Path) -> list[int] | None:
     return heads
 
 
+def comment_lines(sent: Sentence, previous_doc_id: str | None) -> list[str]:
+    """The ``#`` header of one sentence (``newdoc`` only where the document changes), shared by
+    every column format that uses UD's comment conventions (CoNLL-U, UNER's IOB2)."""
+    out = []
+    if sent.doc_id is not None and sent.doc_id != previous_doc_id:
+        out.append(f"# newdoc id = {sent.doc_id}")
+    out.append(f"# sent_id = {sent.id}")
+    for key, value in sent.meta.items():
+        out.append(f"# {key} = {value}" if value != "" else f"# {key}")
+    if sent.text is not None:
+        out.append(f"# text = {sent.text}")
+    return out
+
+
 def format_conllu(sentences: Iterable[Sentence]) -> str:
     """CoNLL-U text of ``sentences`` (see :func:`write_conllu`)."""
     out: list[str] = []
     doc_id = None
     for sent in sentences:
-        if sent.doc_id is not None and sent.doc_id != doc_id:
-            out.append(f"# newdoc id = {sent.doc_id}")
+        out.extend(comment_lines(sent, doc_id))
         doc_id = sent.doc_id
-        out.append(f"# sent_id = {sent.id}")
-        for key, value in sent.meta.items():
-            out.append(f"# {key} = {value}" if value != "" else f"# {key}")
-        if sent.text is not None:
-            out.append(f"# text = {sent.text}")
         n = len(sent.tokens)
         columns = [
             sent.lemmas, sent.upos, sent.xpos, sent.feats,

@@ -23,6 +23,7 @@ import logging
 from pathlib import Path
 from typing import Iterable
 
+from probekit.data.conllu import comment_lines
 from probekit.data.lines import empty_file_error, iter_lines
 from probekit.data.records import Sentence, SentenceList, Span
 from probekit.errors import DataFormatError
@@ -179,14 +180,8 @@ def write_iob2(sentences: Iterable[Sentence], path: str | Path) -> Path:
     out: list[str] = []
     doc_id = None
     for sent in sentences:
-        if sent.doc_id is not None and sent.doc_id != doc_id:
-            out.append(f"# newdoc id = {sent.doc_id}")
+        out.extend(comment_lines(sent, doc_id))
         doc_id = sent.doc_id
-        out.append(f"# sent_id = {sent.id}")
-        for key, value in sent.meta.items():
-            out.append(f"# {key} = {value}" if value != "" else f"# {key}")
-        if sent.text is not None:
-            out.append(f"# text = {sent.text}")
         tags = spans_to_tags(len(sent.tokens), sent.entities, sentence_id=sent.id)
         for i, (token, tag) in enumerate(zip(sent.tokens, tags)):
             if not token or "\t" in token or "\n" in token:
