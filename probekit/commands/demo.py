@@ -4,7 +4,13 @@ on the embedded default, see :mod:`probekit.demo`)."""
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
+
+
+def _quiet(args: argparse.Namespace) -> None:
+    if args.quiet:  # also silences bars drawn deep inside stages (tqdm reads TQDM_* overrides)
+        os.environ["TQDM_DISABLE"] = "1"
 
 
 def _print_summary(scores) -> None:
@@ -17,6 +23,7 @@ def _run(args: argparse.Namespace) -> int:
     from probekit.report import write_report
     from probekit.suite import load_suite, run_suite
 
+    _quiet(args)
     suite = load_suite(args.suite, args.set)
     out = Path(args.out or Path("reports") / suite.name)
     scores = run_suite(suite, out, progress=not args.quiet)
@@ -30,6 +37,7 @@ def _run(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from probekit.demo import run_demo
 
+    _quiet(args)
     scores, html, sections = run_demo(args.out, fast=args.fast, transfer=not args.no_transfer,
                                       overrides=args.set, progress=not args.quiet)
     _print_summary(scores)
