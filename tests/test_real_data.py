@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 import pytest
@@ -27,11 +26,7 @@ UNER = "uner-english-ewt/en_ewt-ud-{}.iob2"
 
 @pytest.fixture(scope="module")
 def ewt(real_data):
-    start = time.perf_counter()
-    train = read_conllu(real_data / EWT.format("train"))
-    seconds = time.perf_counter() - start
-    return {"train": train, "dev": read_conllu(real_data / EWT.format("dev")),
-            "test": read_conllu(real_data / EWT.format("test")), "seconds": seconds}
+    return {split: read_conllu(real_data / EWT.format(split)) for split in ("train", "dev", "test")}
 
 
 def test_ud_ewt_exact_counts(ewt):
@@ -42,7 +37,6 @@ def test_ud_ewt_exact_counts(ewt):
     assert len(ewt["dev"]) == 2001 and len(ewt["test"]) == 2077
     assert len({s.id for s in train}) == 12544 and train.stats["generated_ids"] == 0
     assert len({s.doc_id for s in train}) == 540  # one per "# newdoc"
-    assert ewt["seconds"] < 10  # ~0.6 s on a quiet machine; generous for a shared CI box
 
 
 def test_french_gsd_counts(real_data):
