@@ -164,8 +164,9 @@ def run_chain(stages: list[dict[str, Any]], out: str | Path, *, base: str | Path
 
 
 def run_suite_transfer(suite: str | Path, out: str | Path | None = None) -> dict[str, dict[str, Any]]:
-    """Run the ``[transfer]`` section of a suite TOML file."""
-    import tomllib
+    """Run the ``[transfer]`` section of a suite TOML file (a transfer-only suite needs no
+    models or tasks, so the section is read here rather than through ``probekit.suite``)."""
+    from probekit.suite import tomllib  # tomllib, or tomli on Python 3.10
 
     suite = Path(suite)
     section = tomllib.loads(suite.read_text("utf-8")).get("transfer") or {}
