@@ -120,9 +120,7 @@ def _parse_sentence(block, path: Path, stats: dict, state: dict) -> Sentence:
     empty_nodes = 0
     for number, line in block:
         if line.startswith("#"):
-            body = line[1:].strip()
-            key, sep, value = body.partition("=")
-            key, value = key.strip(), value.strip()
+            key, sep, value = parse_comment(line)
             if key == "sent_id" and sep:
                 sent_id = value
             elif key == "text" and sep:
@@ -130,10 +128,8 @@ def _parse_sentence(block, path: Path, stats: dict, state: dict) -> Sentence:
             elif key in ("newdoc id", "newdoc"):
                 # a bare "# newdoc" starts an unnamed document
                 state["doc_id"] = value if sep else f"{path.stem}-doc{state['index']}"
-            elif sep:
-                meta[key] = value
             else:
-                meta[body] = ""
+                meta[key] = value
             continue
         cols = line.split("\t")
         if len(cols) != _N_COLUMNS:
@@ -222,6 +218,16 @@ def _heads(rows: list[list], path: Path) -> list[int] | None:
             )
         heads.append(int(h))
     return heads
+
+
+def parse_comment(line: str) -> tuple[str, str, str]:
+    """``"# key = value"`` -> ``("key", "=", "value")``; a comment without ``=`` -> ``(body, "", "")``.
+
+    >>> parse_comment("# sent_id = a-1"), parse_comment("# newpar")
+    (('sent_id', '=', 'a-1'), ('newpar', '', ''))
+    """
+    key, sep, value = line[1:].strip().partition("=")
+    return key.strip(), sep, value.strip()
 
 
 def comment_lines(sent: Sentence, previous_doc_id: str | None) -> list[str]:

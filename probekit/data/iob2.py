@@ -23,7 +23,7 @@ import logging
 from pathlib import Path
 from typing import Iterable
 
-from probekit.data.conllu import comment_lines
+from probekit.data.conllu import comment_lines, parse_comment
 from probekit.data.lines import empty_file_error, iter_lines
 from probekit.data.records import Sentence, SentenceList, Span
 from probekit.errors import DataFormatError
@@ -106,15 +106,13 @@ def _make_sentence(path, rows, comments, doc_id, lang, stats) -> Sentence:
     sent_id = text = None
     meta: dict[str, str] = {}
     for line in comments:
-        body = line[1:].strip()
-        key, sep, value = body.partition("=")
-        key, value = key.strip(), value.strip()
+        key, sep, value = parse_comment(line)
         if key == "sent_id" and sep:
             sent_id = value
         elif key == "text" and sep:
             text = value
         else:
-            meta[key if sep else body] = value if sep else ""
+            meta[key] = value
     stats["sentences"] += 1
     if sent_id is None:
         sent_id = f"{path.stem}-{stats['sentences']}"
