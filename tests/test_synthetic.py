@@ -293,6 +293,29 @@ def test_downstream_labels_are_a_function_of_the_annotated_meaning():
         assert s.labels["downstream"] == ("activates" if up != loss else "inhibits"), s.text
 
 
+
+def test_biomed_corpus_names_the_consequence_of_the_observed_direction():
+    """The pre-training corpus carries the verbs' direction in their distribution (what DAPT can
+    transfer); the labelled task never shows the cue."""
+    from probekit.data.synthetic.downstream import DOWN_OUTCOMES, DOWN_VERBS, UP_OUTCOMES, UP_VERBS
+
+    seen = Counter()
+    for s in generate(1500, domain="biomed", seed=3):
+        if "lead" not in s.lemmas:
+            continue
+        lead = s.lemmas.index("lead")
+        verb = s.heads[lead] - 1  # the outcome clause depends on the regulation verb
+        outcome = next(i for i, h in enumerate(s.heads) if h == lead + 1 and s.deprels[i] == "obl")
+        assert s.deprels[lead] == "advcl" and s.tokens[lead - 1] == "," and _is_tree(s.heads), s.text
+        direction = "up" if s.lemmas[verb] in UP_VERBS else "down"
+        assert s.lemmas[verb] in UP_VERBS + DOWN_VERBS, s.text
+        assert s.lemmas[outcome] in (UP_OUTCOMES if direction == "up" else DOWN_OUTCOMES), s.text
+        seen[direction] += 1
+    assert seen["up"] > 20 and seen["down"] > 20
+    assert not any("lead" in s.lemmas for s in downstream_task("biomed", 500, seed=3))
+    for lang in ("sov", "vos"):  # the clause's comma stays between the clause and the rest
+        assert not any(",," in s.text or ", ," in s.text for s in generate(800, domain="biomed", lang=lang, seed=3))
+
 def test_cli_generate_and_stats(tmp_path, capsys):
     out = tmp_path / "corpus"
     assert main(["data", "generate", "--domain", "reviews", "--sentences", "60", "--seed", "1",

@@ -22,8 +22,10 @@ legal     ``obligation`` / ``permission`` /             deontic expression x neg
 Labels are balanced (cycled, then shuffled). The word classes that decide them (person vs
 thing nouns, polar adjectives, regulation verbs) are hundreds of words seen a few times each in
 a few thousand examples, but the pre-training corpus of the same domain uses them with
-consistent distributions (selectional restrictions, per-document sentiment), which is what a
-pre-trained model can transfer and a randomly initialised one has to learn from the labels.
+consistent distributions (selectional restrictions, per-document sentiment, the consequence a
+regulation leads to: "..., leading to apoptosis"), which is what a pre-trained model can transfer
+and a randomly initialised one has to learn from the labels. Those cues appear in the corpus
+only, never in the labelled sentences.
 """
 
 from __future__ import annotations
@@ -53,6 +55,11 @@ GAIN = ("overexpression", "amplification", "induction", "upregulation", "activat
 LOSS = ("knockdown", "deletion", "silencing", "depletion", "knockout", "loss", "inhibition",
         "ablation", "disruption", "downregulation")
 MEASURES = ("expression", "level", "activity")
+# What an observed increase / decrease leads to. The pre-training corpus (never the labelled task)
+# names it after a regulation, so the verbs' direction is visible in their distribution, as in
+# real abstracts ("... reduced MYC, leading to apoptosis").
+UP_OUTCOMES = ("proliferation", "growth", "survival", "migration", "invasion")
+DOWN_OUTCOMES = ("apoptosis", "mortality", "toxicity", "inflammation", "recurrence")
 WHERE = (("THING", "cell"), ("PERSON", "patient"), ("THING", "tumor"), ("THING", "tissue"),
          ("THING", "sample"), ("THING", "culture"), ("THING", "fibroblast"))
 
@@ -182,8 +189,22 @@ def _where(g: Grammar) -> Node:
     return Node("PP", [g.f("in", "ADP", "IN", "_", "case", "case"), np_], np_, "obl", "obl")
 
 
-def _regulation(g: Grammar, activates: bool, cause_gene, target_gene, loss) -> Node:
-    """One clause reporting an experiment; ``loss`` None = no perturbation ("G1 increased G2")."""
+def _outcome(g: Grammar, up: bool) -> Node:
+    """``, leading to apoptosis``: an adverbial clause (a dependent of the regulation verb)
+    naming the consequence of the observed direction."""
+    noun = g.w(_entry(g, "ABSTRACT", _pick(g.rng, UP_OUTCOMES if up else DOWN_OUTCOMES)), "NOUN", "NN",
+               "Number=Sing")
+    np_ = Node("NP", [noun], noun)
+    pp = Node("PP", [g.f("to", "ADP", "IN", "_", "case", "case"), np_], np_, "obl", "obl")
+    lead = g.f("leading", "VERB", "VBG", F_VERB["VBG"], "advcl", "head", lemma="lead")
+    g.srl.append((lead, pp, "ARG2"))
+    comma = g.f(",", "PUNCT", ",", "_", "punct", "sep")
+    return Node("VP", [comma, lead, pp], lead, "advcl", "advcl")
+
+
+def _regulation(g: Grammar, activates: bool, cause_gene, target_gene, loss, outcome: bool = False) -> Node:
+    """One clause reporting an experiment; ``loss`` None = no perturbation ("G1 increased G2");
+    ``outcome`` appends what the observed change led to."""
     rng = g.rng
     up = activates != bool(loss)  # observed direction = effect XOR loss of function
     verb = _entry(g, "V_TRANS", _pick(rng, UP_VERBS if up else DOWN_VERBS))
@@ -195,28 +216,33 @@ def _regulation(g: Grammar, activates: bool, cause_gene, target_gene, loss) -> N
         cause.role, cause.rel = "head", None
         pp = Node("PP", [g.f("by", "ADP", "IN", "_", "case", "case"), cause], cause,
                   "obl:agent", "obl")
-        s, v = _simple_clause(g, target, "Sing", 3, verb, tense, False, [pp], passive=True)
+        rest = [pp, _outcome(g, up)] if outcome else [pp]
+        s, v = _simple_clause(g, target, "Sing", 3, verb, tense, False, rest, passive=True)
         g.srl += [(v, pp, "ARG0"), (v, target, "ARG1")]
         return s
     target = _gene_np(g, target_gene, rng.random() < 0.7, "obj", "obj")
     loc = _where(g) if rng.random() < 0.4 else None
-    s, v = _simple_clause(g, cause, "Sing", 3, verb, tense, False,
-                          [target] if loc is None else [target, loc])
+    rest = [target] if loc is None else [target, loc]
+    if outcome:
+        rest.append(_outcome(g, up))
+    s, v = _simple_clause(g, cause, "Sing", 3, verb, tense, False, rest)
     g.srl += [(v, cause, "ARG0"), (v, target, "ARG1")]
     if loc is not None:
         g.srl.append((v, loc, "ARGM-LOC"))
     return s
 
 
-def _biomed(g: Grammar, label: str, contrast: float = 0.0) -> Node:
+def _biomed(g: Grammar, label: str, contrast: float = 0.0, outcome: float = 0.0) -> Node:
     """Regulation sentence; with probability ``contrast`` a second, consistent experiment on the
     same genes follows ("..., whereas overexpression of G1 reduced G2") - the corpus uses this
-    so that pre-training sees that the two perturbations flip the verb's direction."""
+    so that pre-training sees that the two perturbations flip the verb's direction - and with
+    probability ``outcome`` the first clause names its consequence (", leading to apoptosis")."""
     rng = g.rng
     cause_gene, target_gene = g.C["GENE"].pick(rng), g.C["GENE"].pick(rng)
     activates = label == "activates"
     loss = None if rng.random() < 0.25 else rng.random() < 0.5
-    s = _regulation(g, activates, cause_gene, target_gene, loss)
+    with_outcome = bool(outcome) and rng.random() < outcome  # no draw for the labelled task
+    s = _regulation(g, activates, cause_gene, target_gene, loss, with_outcome)
     if loss is not None and rng.random() < contrast:
         second = _regulation(g, activates, cause_gene, target_gene, not loss)
         sbar = Node("SBAR", [g.f("whereas", "SCONJ", "IN", "_", "mark", "mark"), second], second,
@@ -370,7 +396,7 @@ def _corpus_reviews(g: Grammar) -> Node:
 
 
 def _corpus_biomed(g: Grammar) -> Node:
-    return _biomed(g, _pick(g.rng, DOWNSTREAM_LABELS["biomed"]), contrast=0.5)
+    return _biomed(g, _pick(g.rng, DOWNSTREAM_LABELS["biomed"]), contrast=0.5, outcome=1.0)
 
 
 def _corpus_legal(g: Grammar) -> Node:

@@ -64,6 +64,9 @@ _VOS = {
     "SBAR": {"mark": 0, "wh": 0, "head": 1},
     "ADJP": {"head": 0, "adv": 1},
 }
+# "sep": the comma that sets off an adverbial clause sits between the clause and its verb, i.e.
+# after a clause-final head (SOV) and before a clause-initial one (VOS).
+_SOV["VP"]["sep"], _VOS["VP"]["sep"] = 10, -1
 ORDERS = {"en": _EN, "sov": _SOV, "vos": _VOS}
 
 # --- features ---------------------------------------------------------------------------------

@@ -246,4 +246,5 @@ FUNCTION_WORDS = """the a this these some I we he her him she it them they who t
 will shall may must be been being is are am was were has have do does did and but or in at near
 behind outside inside with from on of about for to by because when after before although if
 while unless whereas yesterday today recently later soon last during very really quite extremely
-so rather required obliged obligated entitled permitted allowed authorized duty right"""
+so rather required obliged obligated entitled permitted allowed authorized duty right
+leading"""
