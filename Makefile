@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/extract.py
 	$(PY) benchmarks/probes.py
 	$(PY) benchmarks/pretrain.py
+	$(PY) benchmarks/transfer_demo.py --seeds 0
 
 clean:
 	rm -rf $(VENV) .pytest_cache .probekit-cache
