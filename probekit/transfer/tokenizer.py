@@ -43,12 +43,11 @@ def train_tokenizer(
         Lowercase before WordPiece (BERT-uncased style).
     """
     if kind == "wordpiece":
-        tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-        tok.normalizer = normalizers.BertNormalizer(lowercase=lowercase)
+        normalizer = normalizers.BertNormalizer(lowercase=lowercase)
+        vocab = _wordpiece_vocab(list(texts), vocab_size, normalizer)
+        tok = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]"))
+        tok.normalizer = normalizer
         tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=WORDPIECE_SPECIALS,
-                                           show_progress=False)
-        tok.train_from_iterator(texts, trainer)
         tok = _canonical_ids(tok, WORDPIECE_SPECIALS)
         cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
         tok.post_processor = processors.TemplateProcessing(
@@ -76,6 +75,38 @@ def train_tokenizer(
     if out_dir is not None:
         fast.save_pretrained(str(out_dir))
     return fast
+
+
+def _wordpiece_vocab(texts: list[str], vocab_size: int, normalizer) -> dict[str, int]:
+    """A WordPiece vocabulary learned by BPE merges, as the ``tokenizers`` WordPieceTrainer learns
+    it, but the same in every process.
+
+    The WordPieceTrainer numbers its ``##`` continuation symbols in hash-map order and breaks
+    frequency ties by those numbers, so two processes get different vocabularies (a handful of
+    rare pieces; enough to move a small model's fine-tuning results). Plain BPE without a prefix
+    is deterministic: train it, segment every word type with it, mark non-initial pieces ``##``,
+    and keep every character (so no word is unknown) and then the most frequent pieces (ties in
+    alphabetical order).
+    """
+    from collections import Counter
+
+    pre = pre_tokenizers.BertPreTokenizer()
+    words = Counter(w for t in texts for w, _ in pre.pre_tokenize_str(normalizer.normalize_str(t)))
+    bpe = Tokenizer(models.BPE(unk_token="[UNK]"))
+    bpe.normalizer, bpe.pre_tokenizer = normalizer, pre
+    bpe.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["[UNK]"],
+                                                       show_progress=False))
+    pieces: Counter = Counter()
+    chars: set[str] = set()
+    for word, n in words.items():
+        for i, tok in enumerate(bpe.model.tokenize(word)):
+            piece = tok.value if i == 0 else "##" + tok.value
+            pieces[piece] += n
+        chars.update([word[0]] + ["##" + c for c in word[1:]])
+    keep = WORDPIECE_SPECIALS + sorted(chars)
+    ranked = sorted((p for p in pieces if p not in chars), key=lambda p: (-pieces[p], p))
+    keep += ranked[:max(0, vocab_size - len(keep))]
+    return {p: i for i, p in enumerate(keep)}
 
 
 def _canonical_ids(tok: Tokenizer, specials: list[str]) -> Tokenizer:
