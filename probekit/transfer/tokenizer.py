@@ -85,8 +85,8 @@ def _wordpiece_vocab(texts: list[str], vocab_size: int, normalizer) -> dict[str,
     frequency ties by those numbers, so two processes get different vocabularies (a handful of
     rare pieces; enough to move a small model's fine-tuning results). Plain BPE without a prefix
     is deterministic: train it, segment every word type with it, mark non-initial pieces ``##``,
-    and keep every character (so no word is unknown) and then the most frequent pieces (ties in
-    alphabetical order).
+    and keep every character (so no word is unknown), then those pieces by frequency (ties in
+    alphabetical order), then the other merges.
     """
     from collections import Counter
 
@@ -104,9 +104,17 @@ def _wordpiece_vocab(texts: list[str], vocab_size: int, normalizer) -> dict[str,
             pieces[piece] += n
         chars.update([word[0]] + ["##" + c for c in word[1:]])
     keep = WORDPIECE_SPECIALS + sorted(chars)
-    ranked = sorted((p for p in pieces if p not in chars), key=lambda p: (-pieces[p], p))
-    keep += ranked[:max(0, vocab_size - len(keep))]
-    return {p: i for i, p in enumerate(keep)}
+    keep += sorted((p for p in pieces if p not in chars), key=lambda p: (-pieces[p], p))
+    # Then the intermediate merges (in merge order, both positions): they segment words the
+    # corpus never had, e.g. a new domain's terms, into pieces rather than characters.
+    merged = sorted(bpe.get_vocab().items(), key=lambda kv: kv[1])
+    seen = set(keep)
+    for piece, _ in merged:
+        for form in (piece, "##" + piece):
+            if len(piece) > 1 and form not in seen:
+                keep.append(form)
+                seen.add(form)
+    return {p: i for i, p in enumerate(keep[:max(vocab_size, len(WORDPIECE_SPECIALS) + len(chars))])}
 
 
 def _canonical_ids(tok: Tokenizer, specials: list[str]) -> Tokenizer:
