@@ -293,7 +293,6 @@ def test_downstream_labels_are_a_function_of_the_annotated_meaning():
         assert s.labels["downstream"] == ("activates" if up != loss else "inhibits"), s.text
 
 
-
 def test_biomed_corpus_names_the_consequence_of_the_observed_direction():
     """The pre-training corpus carries the verbs' direction in their distribution (what DAPT can
     transfer); the labelled task never shows the cue."""
@@ -315,6 +314,7 @@ def test_biomed_corpus_names_the_consequence_of_the_observed_direction():
     assert not any("lead" in s.lemmas for s in downstream_task("biomed", 500, seed=3))
     for lang in ("sov", "vos"):  # the clause's comma stays between the clause and the rest
         assert not any(",," in s.text or ", ," in s.text for s in generate(800, domain="biomed", lang=lang, seed=3))
+
 
 def test_cli_generate_and_stats(tmp_path, capsys):
     out = tmp_path / "corpus"

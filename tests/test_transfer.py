@@ -75,7 +75,7 @@ def test_tokenizer_round_trip(tmp_path, kind):
         assert enc[0] == tok.cls_token_id and enc[-1] == tok.sep_token_id and tok.mask_token_id is not None
 
 
-
+@pytest.mark.slow
 def test_tokenizers_are_the_same_in_every_process():
     """Hash-ordered tie-breaking in the tokenizers trainers once gave each process its own
     WordPiece vocabulary; a pre-training rerun must see the same one."""
@@ -90,6 +90,7 @@ def test_tokenizers_are_the_same_in_every_process():
     runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
             for _ in range(3)]
     assert runs[0] == runs[1] == runs[2] and len(runs[0]) > 10000
+
 
 def test_mlm_masking_statistics():
     gen = torch.Generator().manual_seed(0)
