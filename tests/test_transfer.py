@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 from probekit.cli import main
 from probekit.data.records import Sentence
 from probekit.data.synthetic import downstream_task, generate
-from probekit.errors import ProbekitError
+from probekit.errors import ConfigError, ProbekitError
 from probekit.transfer.adapt import adapt
 from probekit.transfer.finetune import FinetuneTask, finetune
 from probekit.transfer.lineage import CHECKPOINTS, lineage_tree, read_record
@@ -235,6 +235,25 @@ def test_finetune_beats_random_init(tmp_path):
     rnd = finetune(tmp_path / "lm", task, tmp_path / "rnd", train=cfg, max_len=16, init="random")
     assert rnd["notes"] and "randomly initialised" in rnd["notes"][0]
     assert pre >= 0.9 and rnd["metrics"]["kind.test.accuracy"] < 0.75
+
+
+def test_keep_best_ends_on_the_best_evaluation_and_survives_resume(general, tmp_path):
+    task = FinetuneTask("kind", "sequence", *(downstream_task("general", n, seed=i) for i, n in ((1, 64), (2, 32), (3, 32))))
+    cfg = TrainConfig(steps=40, batch_size=16, lr=3e-3, eval_every=5, save_every=20, keep_best="kind.dev.accuracy")
+    rec = finetune(general, task, tmp_path / "ft", train=cfg, max_len=32)
+    dev = [h["kind.dev.accuracy"] for h in rec["history"]]
+    assert rec["metrics"]["kind.dev.accuracy"] == max(dev)
+    assert rec["metrics"]["best_step"] == rec["history"][dev.index(max(dev))]["step"]  # ties: the earliest
+    assert rec["metrics"]["best_step"] < 20  # (so the resume below has a best to restore)
+    # Interrupted after step 20 (the final record gone): the resumed run keeps the same best.
+    (tmp_path / "ft" / "probekit.json").unlink()
+    again = finetune(general, task, tmp_path / "ft", train=cfg, max_len=32)
+    assert again["metrics"] == rec["metrics"]
+    with pytest.raises(ConfigError, match="not an evaluation metric.*kind.dev.accuracy"):
+        finetune(general, task, tmp_path / "bad", max_len=32,
+                 train=TrainConfig(steps=10, batch_size=16, eval_every=5, keep_best="kind.dev.f1"))
+    with pytest.raises(ConfigError, match="needs evaluations"):
+        finetune(general, task, tmp_path / "bad2", max_len=32, train=TrainConfig(steps=10, batch_size=16, keep_best="x"))
 
 
 # ------------------------------------------------------------------------------ bad input

@@ -25,6 +25,9 @@ def _train_args(p: argparse.ArgumentParser, steps: int, lr: float) -> None:
     g.add_argument("--eval-every", type=int, default=0, help="held-out evaluation interval in steps (0: at the end)")
     g.add_argument("--save-every", type=int, default=0, help="intermediate checkpoint interval (0: none)")
     g.add_argument("--save-at", default="", help="more checkpoint steps, comma-separated (e.g. 10,30,100)")
+    g.add_argument("--keep-best", default="", metavar="METRIC",
+                   help="end on the weights of the best evaluation of METRIC (e.g. biomed.dev.accuracy; "
+                        "losses count lower as better); needs --eval-every")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
                    help="bf16 autocast (default: on where the accelerator supports it)")
@@ -38,7 +41,7 @@ def _train_config(args: argparse.Namespace):
                        weight_decay=args.weight_decay, warmup=args.warmup, schedule=args.schedule,
                        max_grad_norm=args.max_grad_norm, eval_every=args.eval_every, save_every=args.save_every,
                        save_at=tuple(int(x) for x in args.save_at.split(",") if x.strip()), seed=args.seed,
-                       bf16=args.bf16)
+                       bf16=args.bf16, keep_best=args.keep_best)
 
 
 def _corpus_args(p: argparse.ArgumentParser) -> None:

@@ -36,6 +36,7 @@ from probekit.transfer.lineage import (
     CHECKPOINTS, atomic_save_dir, config_difference, read_record, write_record)
 
 TRAIN_STATE = "train_state"
+BEST_WEIGHTS = "best_weights.safetensors"  # in a resumable checkpoint, when keep_best is set
 
 
 @dataclass
@@ -59,6 +60,9 @@ class TrainConfig:
     save_at: tuple[int, ...] = ()  # more checkpoint steps, e.g. log-spaced (10, 30, 100) for early training
     seed: int = 0
     bf16: bool | None = None  # None: on where the accelerator supports it (CUDA), off on CPU
+    # An evaluation metric (e.g. "biomed.dev.accuracy"; losses and perplexities count lower as
+    # better): the stage ends with the weights of its best evaluation, not its last. "": the last.
+    keep_best: str = ""
 
     def __post_init__(self) -> None:
         if self.schedule not in ("linear", "cosine", "constant"):
@@ -160,12 +164,13 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any])
 
 
 def save_train_state(directory: Path, optimizer: torch.optim.Optimizer, scheduler: Any,
-                     step: int, history: list[dict[str, Any]], recent: list[float] = ()) -> None:
+                     step: int, history: list[dict[str, Any]], recent: list[float] = (),
+                     best: dict[str, Any] | None = None) -> None:
     """Optimiser moments + scheduler + step (+ evaluation history and the last training losses),
     as safetensors and JSON (no pickles)."""
     tensors, meta = _flatten_optimizer(optimizer.state_dict())
     save_file(tensors, str(directory / f"{TRAIN_STATE}.safetensors"))
-    meta.update(step=step, scheduler=scheduler.state_dict(), history=history, recent_losses=list(recent))
+    meta.update(step=step, scheduler=scheduler.state_dict(), history=history, recent_losses=list(recent), best=best)
     (directory / f"{TRAIN_STATE}.json").write_text(json.dumps(meta, default=str))
 
 
@@ -248,6 +253,10 @@ def train_loop(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
     history: list[dict[str, Any]] = []
     losses: list[float] = []  # last 10 training losses
+    best = _Best(cfg.keep_best) if cfg.keep_best else None
+    if best is not None and (evaluate is None or not cfg.eval_every):
+        raise ConfigError(f"keep_best={cfg.keep_best!r} needs evaluations: set eval_every and give the "
+                          "stage held-out data (a dev split)")
     start = 0
     ckpt = latest_resumable(out_dir)
     if ckpt is not None:
@@ -258,6 +267,8 @@ def train_loop(
         optimizer.load_state_dict(_unflatten_optimizer(tensors, meta))
         scheduler.load_state_dict(meta["scheduler"])
         start, history, losses = meta["step"], meta["history"], meta.get("recent_losses", [])
+        if (ckpt / BEST_WEIGHTS).is_file():
+            best = _Best.restore(meta["best"], load_file(str(ckpt / BEST_WEIGHTS)))
         if rank == 0:
             tqdm.write(f"[{desc}] resuming from {ckpt} (step {start})")
     # An objective may train through a wrapper that shares the model's parameters (e.g. an MLM
@@ -298,9 +309,12 @@ def train_loop(
         done = step + 1
         if evaluate is not None and cfg.eval_every and done % cfg.eval_every == 0 and done < cfg.steps:
             history.append({"step": done, "train_loss": losses[-1], **evaluate(model)})
+            if best is not None:
+                best.offer(model, history[-1])
         if ((cfg.save_every and done % cfg.save_every == 0) or done in cfg.save_at) and done < cfg.steps:
             if rank == 0:
-                _save_intermediate(model, optimizer, scheduler, out_dir, done, record, history, losses, save_model)
+                _save_intermediate(model, optimizer, scheduler, out_dir, done, record, history, losses, save_model,
+                                   best)
             barrier()
     bar.close()
     metrics: dict[str, float] = {"train_loss": sum(losses) / max(1, len(losses))}
@@ -308,16 +322,50 @@ def train_loop(
         final = evaluate(model)
         metrics.update(final)
         history.append({"step": cfg.steps, "train_loss": losses[-1] if losses else float("nan"), **final})
+        if best is not None and not best.offer(model, history[-1]):
+            model.load_state_dict(best.state)
+            metrics.update({k: v for k, v in best.entry.items() if k not in ("step", "train_loss")})
+        if best is not None:
+            metrics["best_step"] = best.entry["step"]
     return metrics, history
 
 
+class _Best:
+    """The best evaluation so far of ``metric`` and a CPU copy of the weights that scored it."""
+
+    def __init__(self, metric: str) -> None:
+        self.metric, self.entry, self.state = metric, None, None
+
+    def offer(self, model: torch.nn.Module, entry: dict[str, Any]) -> bool:
+        """Keep ``model``'s weights if ``entry`` beats the best so far (ties keep the earlier)."""
+        if self.metric not in entry:
+            raise ConfigError(f"keep_best={self.metric!r} is not an evaluation metric; the stage reports "
+                              f"{sorted(k for k in entry if k not in ('step', 'train_loss'))}")
+        lower = "loss" in self.metric or "perplexity" in self.metric
+        sign = -1.0 if lower else 1.0
+        if self.entry is not None and sign * entry[self.metric] <= sign * self.entry[self.metric]:
+            return False
+        self.entry = entry
+        self.state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        return True
+
+    @classmethod
+    def restore(cls, meta: dict[str, Any], state: dict[str, torch.Tensor]) -> "_Best":
+        best = cls(meta["metric"])
+        best.entry, best.state = meta["entry"], state
+        return best
+
+
 def _save_intermediate(model, optimizer, scheduler, out_dir: Path, step: int, record: dict[str, Any],
-                       history: list[dict[str, Any]], losses: list[float], save_model) -> None:
+                       history: list[dict[str, Any]], losses: list[float], save_model, best=None) -> None:
     target = out_dir / CHECKPOINTS / f"step-{step:07d}"
 
     def write(tmp: Path) -> None:
         save_model(model, tmp)
-        save_train_state(tmp, optimizer, scheduler, step, history, losses)
+        save_train_state(tmp, optimizer, scheduler, step, history, losses,
+                         best={"metric": best.metric, "entry": best.entry} if best and best.entry else None)
+        if best is not None and best.entry is not None:
+            save_file({k: v.contiguous() for k, v in best.state.items()}, str(tmp / BEST_WEIGHTS))
         write_record(tmp, {**record, "status": "intermediate", "steps": step,
                            "metrics": history[-1] if history else {}, "history": history})
 
@@ -326,7 +374,7 @@ def _save_intermediate(model, optimizer, scheduler, out_dir: Path, step: int, re
     # for probing along training.
     for old in (out_dir / CHECKPOINTS).glob("step-*"):
         if old != target:
-            for name in (f"{TRAIN_STATE}.safetensors", f"{TRAIN_STATE}.json"):
+            for name in (f"{TRAIN_STATE}.safetensors", f"{TRAIN_STATE}.json", BEST_WEIGHTS):
                 (old / name).unlink(missing_ok=True)
 
 
