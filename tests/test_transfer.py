@@ -344,6 +344,21 @@ def test_cli_pretrain_and_lineage(tmp_path, capsys):
     assert main(["lineage", str(tmp_path / "nothing")]) == 2
 
 
+def test_vocab_also_gives_the_domain_words_whole_entries(tmp_path, capsys):
+    """Known answer: "knockdown" never occurs in the general corpus, so a vocabulary of that corpus
+    spells it in pieces; with biomed text added for the tokenizer it is one entry."""
+    from transformers import AutoTokenizer
+
+    common = ["--synthetic", "general:1500", "--size", "tiny", "--seq-len", "32", "--max-len", "32",
+              "--vocab-size", "3000", "--steps", "2", "--batch-size", "8"]
+    assert main(["pretrain", *common, "--out", str(tmp_path / "a")]) == 0
+    assert main(["pretrain", *common, "--out", str(tmp_path / "b"), "--vocab-also", "synthetic:biomed:1500"]) == 0
+    pieces = {d: AutoTokenizer.from_pretrained(str(tmp_path / d)).tokenize("knockdown") for d in "ab"}
+    assert len(pieces["a"]) > 1 and pieces["b"] == ["knockdown"]
+    # the vocabulary text is part of the stage's data fingerprint
+    assert read_record(tmp_path / "a")["data_fingerprint"] != read_record(tmp_path / "b")["data_fingerprint"]
+
+
 def test_suite_transfer_section_runs_a_chain(tmp_path, capsys):
     suite = tmp_path / "suite.toml"
     suite.write_text(textwrap.dedent("""
@@ -354,6 +369,7 @@ def test_suite_transfer_section_runs_a_chain(tmp_path, capsys):
         name = "gen"
         kind = "pretrain"
         corpus = "synthetic:general:600"
+        vocab_also = "synthetic:biomed:300"
         size = "tiny"
         seq_len = 32
         vocab_size = 400

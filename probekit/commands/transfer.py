@@ -59,6 +59,19 @@ def _corpus(args: argparse.Namespace):
     return synthetic_texts(args.synthetic, seed=args.seed)
 
 
+def _vocab_texts(specs: list[str] | None, seed: int) -> list[str] | None:
+    """``--vocab-also`` sources: text files/folders or ``synthetic:DOMAIN[@LANG][:N]``."""
+    if not specs:
+        return None
+    from probekit.transfer.chain import synthetic_texts
+    from probekit.transfer.pretrain import read_texts
+
+    out: list[str] = []
+    for spec in specs:
+        out += synthetic_texts(spec[len("synthetic:"):], seed=seed) if spec.startswith("synthetic:") else read_texts(spec)
+    return out
+
+
 def _print_record(rec: dict) -> None:
     print(json.dumps({k: rec.get(k) for k in ("stage", "objective", "steps", "metrics", "notes")}, indent=2,
                      default=str))
@@ -72,7 +85,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
                                   dropout=args.dropout, **overrides)
     rec = pretrain(_corpus(args), args.out, objective=args.objective, model=model, train=_train_config(args),
                    seq_len=args.seq_len, vocab_size=args.vocab_size, tokenizer=args.tokenizer,
-                   overwrite=args.overwrite)
+                   vocab_texts=_vocab_texts(args.vocab_also, args.seed), overwrite=args.overwrite)
     _print_record(rec)
     return 0
 
@@ -142,6 +155,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seq-len", type=int, default=128, help="packed block length")
     p.add_argument("--vocab-size", type=int, default=8000)
     p.add_argument("--tokenizer", type=Path, help="use this tokenizer instead of training one")
+    p.add_argument("--vocab-also", action="append", metavar="SOURCE",
+                   help="more text for the tokenizer only (repeatable): a text file or folder, or "
+                        "synthetic:DOMAIN[:N], e.g. the corpus a later adapt stage uses (--seed picks the same text)")
     _train_args(p, steps=1000, lr=5e-4)
     p.set_defaults(func=cmd_pretrain)
 

@@ -71,7 +71,7 @@ def adapt(
     out_dir = Path(out_dir)
     data_fp = lineage.texts_fingerprint(texts + ["\0held-out"] + held_out)
     config = {"train": asdict(train), "seq_len": seq_len, "objective": objective,
-              "tokenizer": str(Path(tokenizer).resolve()) if tokenizer else None}
+              "tokenizer": lineage.tokenizer_fingerprint(tokenizer)}
     record = stage_record(stage, objective, config, data_fp, checkpoint, train.seed)
     done = begin_stage(out_dir, record, overwrite)
     if done is not None:

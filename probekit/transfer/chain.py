@@ -9,6 +9,7 @@ Suite files declare stages in order; ``from`` names an earlier stage (or a model
     name = "general"
     kind = "pretrain"                           # pretrain | adapt | finetune
     corpus = "synthetic:general:20000"          # or a text file / folder of .txt
+    vocab_also = ["synthetic:biomed:5000"]      # more text for the tokenizer only (optional)
     objective = "mlm"
     size = "mini"
     seq_len = 64
@@ -44,8 +45,8 @@ from probekit.errors import ConfigError
 from probekit.transfer.finetune import FinetuneTask
 from probekit.transfer.trainer import TrainConfig
 
-STAGE_KEYS = {"name", "kind", "from", "corpus", "objective", "size", "seq_len", "vocab_size", "train", "stage",
-              "tasks", "mode", "init", "max_len", "layers", "hidden", "heads", "intermediate", "dropout"}
+STAGE_KEYS = {"name", "kind", "from", "corpus", "vocab_also", "objective", "size", "seq_len", "vocab_size", "train",
+              "stage", "tasks", "mode", "init", "max_len", "layers", "hidden", "heads", "intermediate", "dropout"}
 
 
 def _synthetic_spec(spec: str, default_n: int) -> tuple[str, str, int]:
@@ -129,7 +130,7 @@ def run_chain(stages: list[dict[str, Any]], out: str | Path, *, base: str | Path
     """Run ``stages`` (dicts as in the module docstring) in order; returns name -> lineage record."""
     from probekit.transfer.adapt import adapt
     from probekit.transfer.finetune import finetune
-    from probekit.transfer.pretrain import OBJECTIVES, ModelConfig, pretrain
+    from probekit.transfer.pretrain import OBJECTIVES, ModelConfig, pretrain, read_texts
 
     out, base = Path(out), Path(base)
     done: dict[str, dict[str, Any]] = {}
@@ -151,8 +152,12 @@ def run_chain(stages: list[dict[str, Any]], out: str | Path, *, base: str | Path
             sizes = {k: st[k] for k in ("layers", "hidden", "heads", "intermediate", "dropout") if k in st}
             model = ModelConfig.from_size(st.get("size", "small"), arch=OBJECTIVES[objective],
                                           max_len=max(128, st.get("seq_len", 128)), **sizes)
+            also = st.get("vocab_also", [])
+            also = [also] if isinstance(also, str) else also
+            vocab_texts = [t for spec in also for t in read_texts(_corpus(spec, base, train.seed))] or None
             rec = pretrain(_corpus(st["corpus"], base, train.seed), target, objective=objective, model=model,
-                           train=train, seq_len=st.get("seq_len", 128), vocab_size=st.get("vocab_size", 8000))
+                           train=train, seq_len=st.get("seq_len", 128), vocab_size=st.get("vocab_size", 8000),
+                           vocab_texts=vocab_texts)
         elif st["kind"] == "adapt":
             rec = adapt(parent, _corpus(st["corpus"], base, train.seed), target, stage=st.get("stage", "dapt"),
                         train=train, seq_len=st.get("seq_len", 128), objective=st.get("objective"))

@@ -292,7 +292,7 @@ def finetune(
         for t in tasks for split, sents in (("train", t.train), ("dev", t.dev), ("test", t.test), *t.extra_eval.items())])
     config = {"train": asdict(train), "mode": mode, "init": init, "max_len": max_len,
               "tasks": {t.name: {"kind": t.kind, "labels": label_sets[t.name]} for t in tasks},
-              "tokenizer": str(Path(tokenizer).resolve()) if tokenizer else None}
+              "tokenizer": lineage.tokenizer_fingerprint(tokenizer)}
     record = stage_record("finetune", None, config, data_fp, checkpoint, train.seed)
     out_dir = Path(out_dir)
     done = begin_stage(out_dir, record, overwrite)

@@ -47,6 +47,21 @@ def texts_fingerprint(texts: Iterable[str]) -> str:
     return digest.hexdigest()[:16]
 
 
+def tokenizer_fingerprint(tokenizer: str | Path | None) -> str | None:
+    """Content hash of a tokenizer folder (``None`` for none): a stage keyed on it reruns when
+    the vocabulary changes, and not when the folder merely moves."""
+    if tokenizer is None:
+        return None
+    from probekit.extract.models import TOKENIZER_FILES, file_digest
+
+    folder = Path(tokenizer)
+    files = {name: file_digest(folder / name) for name in TOKENIZER_FILES if (folder / name).is_file()}
+    if not files:
+        raise ProbekitError(f"tokenizer {folder}: no tokenizer files there; fix: pass a folder written by "
+                            "save_pretrained (tokenizer.json, tokenizer_config.json)")
+    return fingerprint(files)
+
+
 def library_versions() -> dict[str, str]:
     import tokenizers
     import torch

@@ -441,6 +441,7 @@ def pretrain(
     seq_len: int = 128,
     vocab_size: int = 8000,
     tokenizer: str | Path | None = None,
+    vocab_texts: str | Path | Iterable[str] | None = None,
     eval_texts: Iterable[str] | None = None,
     eval_fraction: float = 0.05,
     overwrite: bool = False,
@@ -454,6 +455,9 @@ def pretrain(
         Stage folder: final checkpoint at the top, intermediate ones in ``checkpoints/step-N``.
     objective : {"mlm", "clm"}
         MLM trains a BERT with a WordPiece tokenizer; CLM a GPT-2 with byte-level BPE.
+    vocab_texts : list of str, text file or folder of .txt, optional
+        More text for the tokenizer only (not for the LM), e.g. the domain corpora a later
+        stage adapts to, so that their words get whole-word entries instead of characters.
     eval_texts : optional
         Held-out text; by default the last ``eval_fraction`` of ``corpus``.
 
@@ -476,9 +480,10 @@ def pretrain(
     if not texts:
         raise ProbekitError("empty corpus: no non-blank text to pre-train on; fix: check the corpus path")
     out_dir = Path(out_dir)
-    data_fp = lineage.texts_fingerprint(texts + ["\0held-out"] + held_out)
+    extra = read_texts(vocab_texts) if vocab_texts is not None and tokenizer is None else []
+    data_fp = lineage.texts_fingerprint(texts + ["\0held-out"] + held_out + (["\0vocab"] + extra if extra else []))
     config = {"model": asdict(model_cfg), "train": asdict(train), "seq_len": seq_len,
-              "vocab_size": vocab_size, "tokenizer": str(Path(tokenizer).resolve()) if tokenizer else None}
+              "vocab_size": vocab_size, "tokenizer": lineage.tokenizer_fingerprint(tokenizer)}
     record = stage_record("pretrain", objective, config, data_fp, None, train.seed)
     done = begin_stage(out_dir, record, overwrite)
     if done is not None:
@@ -491,7 +496,8 @@ def pretrain(
         # The tokenizers trainers are multi-threaded and can break frequency ties differently from
         # run to run: under DDP, rank 0 trains and every rank uses its vocabulary.
         rank, world, _ = dist_setup()
-        tok = train_tokenizer(texts, "wordpiece" if objective == "mlm" else "bpe", vocab_size) if rank == 0 else None
+        kind = "wordpiece" if objective == "mlm" else "bpe"
+        tok = train_tokenizer(texts + extra, kind, vocab_size) if rank == 0 else None
         if world > 1:
             box = [tok]
             torch.distributed.broadcast_object_list(box, src=0)
