@@ -357,6 +357,9 @@ def test_vocab_also_gives_the_domain_words_whole_entries(tmp_path, capsys):
     assert len(pieces["a"]) > 1 and pieces["b"] == ["knockdown"]
     # the vocabulary text is part of the stage's data fingerprint
     assert read_record(tmp_path / "a")["data_fingerprint"] != read_record(tmp_path / "b")["data_fingerprint"]
+    assert main(["pretrain", *common, "--out", str(tmp_path / "c"), "--vocab-also", "synthetic:biomed:100",
+                 "--tokenizer", str(tmp_path / "a")]) == 2
+    assert "drop one of --vocab-also / --tokenizer" in capsys.readouterr().err
 
 
 def test_suite_transfer_section_runs_a_chain(tmp_path, capsys):

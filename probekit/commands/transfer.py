@@ -59,25 +59,13 @@ def _corpus(args: argparse.Namespace):
     return synthetic_texts(args.synthetic, seed=args.seed)
 
 
-def _vocab_texts(specs: list[str] | None, seed: int) -> list[str] | None:
-    """``--vocab-also`` sources: text files/folders or ``synthetic:DOMAIN[@LANG][:N]``."""
-    if not specs:
-        return None
-    from probekit.transfer.chain import synthetic_texts
-    from probekit.transfer.pretrain import read_texts
-
-    out: list[str] = []
-    for spec in specs:
-        out += synthetic_texts(spec[len("synthetic:"):], seed=seed) if spec.startswith("synthetic:") else read_texts(spec)
-    return out
-
-
 def _print_record(rec: dict) -> None:
     print(json.dumps({k: rec.get(k) for k in ("stage", "objective", "steps", "metrics", "notes")}, indent=2,
                      default=str))
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
+    from probekit.transfer.chain import vocab_texts
     from probekit.transfer.pretrain import OBJECTIVES, ModelConfig, pretrain
 
     overrides = {k: getattr(args, k) for k in ("layers", "hidden", "heads", "intermediate") if getattr(args, k)}
@@ -85,7 +73,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
                                   dropout=args.dropout, **overrides)
     rec = pretrain(_corpus(args), args.out, objective=args.objective, model=model, train=_train_config(args),
                    seq_len=args.seq_len, vocab_size=args.vocab_size, tokenizer=args.tokenizer,
-                   vocab_texts=_vocab_texts(args.vocab_also, args.seed), overwrite=args.overwrite)
+                   vocab_texts=vocab_texts(args.vocab_also, seed=args.seed), overwrite=args.overwrite)
     _print_record(rec)
     return 0
 

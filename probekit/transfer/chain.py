@@ -126,11 +126,20 @@ def _corpus(spec: str, base: Path, seed: int) -> Any:
     return path if path.is_absolute() else base / path
 
 
+def vocab_texts(specs: str | list[str] | None, base: str | Path = ".", seed: int = 0) -> list[str] | None:
+    """Texts for the tokenizer only, from ``vocab_also`` specs (text files/folders, relative to
+    ``base``, or ``synthetic:DOMAIN[@LANG][:N]``); ``None`` for none."""
+    from probekit.transfer.pretrain import read_texts
+
+    specs = [specs] if isinstance(specs, str) else specs or []
+    return [t for spec in specs for t in read_texts(_corpus(spec, Path(base), seed))] or None
+
+
 def run_chain(stages: list[dict[str, Any]], out: str | Path, *, base: str | Path = ".") -> dict[str, dict[str, Any]]:
     """Run ``stages`` (dicts as in the module docstring) in order; returns name -> lineage record."""
     from probekit.transfer.adapt import adapt
     from probekit.transfer.finetune import finetune
-    from probekit.transfer.pretrain import OBJECTIVES, ModelConfig, pretrain, read_texts
+    from probekit.transfer.pretrain import OBJECTIVES, ModelConfig, pretrain
 
     out, base = Path(out), Path(base)
     done: dict[str, dict[str, Any]] = {}
@@ -152,12 +161,9 @@ def run_chain(stages: list[dict[str, Any]], out: str | Path, *, base: str | Path
             sizes = {k: st[k] for k in ("layers", "hidden", "heads", "intermediate", "dropout") if k in st}
             model = ModelConfig.from_size(st.get("size", "small"), arch=OBJECTIVES[objective],
                                           max_len=max(128, st.get("seq_len", 128)), **sizes)
-            also = st.get("vocab_also", [])
-            also = [also] if isinstance(also, str) else also
-            vocab_texts = [t for spec in also for t in read_texts(_corpus(spec, base, train.seed))] or None
             rec = pretrain(_corpus(st["corpus"], base, train.seed), target, objective=objective, model=model,
                            train=train, seq_len=st.get("seq_len", 128), vocab_size=st.get("vocab_size", 8000),
-                           vocab_texts=vocab_texts)
+                           vocab_texts=vocab_texts(st.get("vocab_also"), base, train.seed))
         elif st["kind"] == "adapt":
             rec = adapt(parent, _corpus(st["corpus"], base, train.seed), target, stage=st.get("stage", "dapt"),
                         train=train, seq_len=st.get("seq_len", 128), objective=st.get("objective"))

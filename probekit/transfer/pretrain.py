@@ -480,7 +480,10 @@ def pretrain(
     if not texts:
         raise ProbekitError("empty corpus: no non-blank text to pre-train on; fix: check the corpus path")
     out_dir = Path(out_dir)
-    extra = read_texts(vocab_texts) if vocab_texts is not None and tokenizer is None else []
+    if vocab_texts is not None and tokenizer is not None:
+        raise ConfigError("vocab_texts shapes the tokenizer that pretrain trains, but a tokenizer was given; "
+                          "fix: drop one of --vocab-also / --tokenizer")
+    extra = read_texts(vocab_texts) if vocab_texts is not None else []
     data_fp = lineage.texts_fingerprint(texts + ["\0held-out"] + held_out + (["\0vocab"] + extra if extra else []))
     config = {"model": asdict(model_cfg), "train": asdict(train), "seq_len": seq_len,
               "vocab_size": vocab_size, "tokenizer": lineage.tokenizer_fingerprint(tokenizer)}
