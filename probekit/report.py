@@ -136,7 +136,7 @@ def summarize(scores: pd.DataFrame) -> pd.DataFrame:
         key = dict(zip(GROUP, keys))
         group = group.sort_values("layer")
         best = group.loc[group["value"].idxmax()]
-        recommended = choose_from_curve(group, "earliest")[0]
+        recommended = choose_from_curve(group, "cost_aware")[0][0]
         ctrl = curves[
             curves["is_control"]
             & (curves["task"] == key["task"])

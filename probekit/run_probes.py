@@ -98,6 +98,7 @@ def probe_task(
     checkpoint: str = "",
     device: str | None = None,
     progress: bool = True,
+    split: str = "eval",
 ) -> pd.DataFrame:
     """Train ``probes`` on every layer (one batched model per probe and seed) and score them.
 
@@ -111,7 +112,8 @@ def probe_task(
       mix); ``center_of_gravity`` and ``center_of_gravity_normed`` (E_s of the all-layer mix,
       raw and layer-norm corrected); ``mix_weight`` rows hold the mix weights per layer.
 
-    ``probe_params`` maps a probe name to keyword arguments of its estimator.
+    ``probe_params`` maps a probe name to keyword arguments of its estimator; ``split`` names the
+    evaluation sentences in the rows (``"dev"`` when the scores will choose layers).
     """
     from probekit.tasks import get_task
 
@@ -136,7 +138,7 @@ def probe_task(
                                   word_pooling=word_pooling, span_pooling=span_pooling,
                                   progress=progress, device=device)
         runs.append((True, ctrain, cevals))
-    base = dict(model=name, checkpoint=checkpoint, task=task, split="eval")
+    base = dict(model=name, checkpoint=checkpoint, task=task, split=split)
     rows: list[dict] = []
     preds: dict = {}
     params = probe_params or {}

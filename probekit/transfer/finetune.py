@@ -53,12 +53,60 @@ class FinetuneTask:
     test: list[Sentence] = field(default_factory=list)
     label_key: str = "downstream"
     extra_eval: dict[str, list[Sentence]] = field(default_factory=dict)
+    gold: dict[tuple[str, str], Any] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("sequence", "token"):
             raise ConfigError(f"task {self.name}: kind {self.kind!r}, expected 'sequence' or 'token'")
 
+    @classmethod
+    def from_probing_task(cls, task: str, train: Sequence[Sentence], dev: Sequence[Sentence] = (),
+                          test: Sequence[Sentence] = ()) -> "FinetuneTask":
+        """The fine-tuning version of a probing task (token and sentence tasks), with the same
+        gold labels the probes and feature heads see: a token task labels its target words
+        (other words are not trained or scored), a sentence task keeps the sentences it labels.
+        """
+        from probekit.tasks import get_task
+
+        probing = get_task(task)
+        if probing.kind not in ("token", "sentence"):
+            raise ConfigError(f"task {task!r} is a {probing.kind} task; fine-tuning covers token and sentence "
+                              "tasks (span tasks: compare feature heads only)")
+        gold: dict[tuple[str, str], Any] = {}
+        splits = {}
+        for split, sents in (("train", train), ("dev", dev), ("test", test)):
+            sents = list(sents)
+            ids = [s.id for s in sents]
+            if len(set(ids)) != len(ids):
+                raise ProbekitError(f"task {task!r}: sentence ids of split {split!r} are not unique; "
+                                    "fine-tuning keys gold labels by sentence id")
+            if not sents:
+                splits[split] = []
+                continue
+            data = probing.examples(sents)
+            by_id = {r.id: r for r in data.records}
+            kept = []
+            for s in sents:
+                rec = by_id.get(s.id)
+                if probing.kind == "sentence":
+                    if rec is not None:
+                        gold[(split, s.id)] = rec.targets[0].label
+                        kept.append(s)
+                else:
+                    tags: list[str | None] = [None] * len(s.tokens)
+                    for t in (rec.targets if rec is not None else []):
+                        tags[t.span1[0]] = t.label
+                    gold[(split, s.id)] = tags
+                    kept.append(s)
+            splits[split] = kept
+        return cls(task, "sequence" if probing.kind == "sentence" else "token", splits["train"],
+                   splits["dev"], splits["test"], label_key=f"probing:{task}", gold=gold)
+
     def labels_of(self, sent: Sentence, split: str) -> list[str] | str:
+        if self.gold is not None:
+            if (split, sent.id) not in self.gold:
+                raise ProbekitError(f"task {self.name}: sentence {sent.id!r} of split {split!r} has no gold labels")
+            return self.gold[(split, sent.id)]
         if self.kind == "sequence":
             if self.label_key not in sent.labels:
                 raise ProbekitError(
@@ -79,6 +127,7 @@ class FinetuneTask:
         for sent in self.train:
             lab = self.labels_of(sent, "train")
             seen.update([lab] if isinstance(lab, str) else lab)
+        seen.discard(None)  # words a probing-task target does not cover
         return sorted(seen)
 
 
@@ -162,7 +211,7 @@ class _Encoded:
             else:
                 previous = None
                 for pos, word in enumerate(enc.word_ids()):
-                    if word is not None and word != previous:
+                    if word is not None and word != previous and gold[word] is not None:
                         row[pos] = label_ids.get(gold[word], -2)
                         unknown += gold[word] not in label_ids
                     previous = word
