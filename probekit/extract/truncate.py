@@ -103,8 +103,11 @@ def exact_truncation(model, tokenizer, layers: Sequence[int], *, atol: float = 1
 @torch.inference_mode()
 def tokens_per_second(model, tokenizer, texts: Sequence[str], *, batch_size: int = 32, repeats: int = 3) -> float:
     """Forward-pass throughput (real tokens/s, padding excluded), best of ``repeats``."""
+    from probekit.extract.models import max_positions
+
+    length = min(128, max_positions(model.config, tokenizer))
     batches = [tokenizer(list(texts[i:i + batch_size]), return_tensors="pt", padding=True, truncation=True,
-                         max_length=128) for i in range(0, len(texts), batch_size)]
+                         max_length=length) for i in range(0, len(texts), batch_size)]
     n_tokens = sum(int(b["attention_mask"].sum()) for b in batches)
     best = float("inf")
     for _ in range(repeats):

@@ -229,6 +229,8 @@ register_task(_sentence_task("subj_num", _argument_number(("nsubj", "nsubj:pass"
                              "grammatical number of the main clause subject"))
 register_task(_sentence_task("obj_num", _argument_number(("obj",)), ("heads", "deprels", "feats"),
                              "grammatical number of the main clause direct object"))
+register_task(_sentence_task("downstream", lambda sent, context: None, ("tokens",),
+                             "the generator's labelled downstream task (gold Sentence.labels['downstream'] only)"))
 register_task(Task("bigram_shift", "sentence", ("tokens",), _perturbation(_bigram_shift),
                    "were two adjacent words swapped (I) or not (O)", options={"seed": 0}))
 register_task(Task("coord_inv", "sentence", ("heads", "deprels"), _perturbation(_coord_inversion),
