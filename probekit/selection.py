@@ -19,7 +19,7 @@ from __future__ import annotations
 import pandas as pd
 
 from probekit.errors import ConfigError
-from probekit.report import layer_curves
+from probekit.analysis import layer_curves
 
 STRATEGIES = ("best", "earliest", "last", "topk")
 

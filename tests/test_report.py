@@ -52,3 +52,12 @@ def test_write_report_files(tmp_path):
     assert "data:image/png;base64," in page and "recommended_layer" in page
     assert json.loads((tmp_path / "config.json").read_text()) == {"name": "x"}
     assert len(pd.read_csv(tmp_path / "scores.csv")) == len(_scores())
+
+
+def test_analysis_doctests():
+    import doctest
+
+    import probekit.analysis as analysis
+
+    result = doctest.testmod(analysis)
+    assert result.attempted >= 1 and result.failed == 0

@@ -42,6 +42,7 @@ import torch
 
 from probekit.data.records import Sentence
 from probekit.errors import ConfigError
+from probekit.io import load_toml
 from probekit.transfer.finetune import FinetuneTask
 from probekit.transfer.trainer import TrainConfig
 
@@ -178,10 +179,8 @@ def run_chain(stages: list[dict[str, Any]], out: str | Path, *, base: str | Path
 def run_suite_transfer(suite: str | Path, out: str | Path | None = None) -> dict[str, dict[str, Any]]:
     """Run the ``[transfer]`` section of a suite TOML file (a transfer-only suite needs no
     models or tasks, so the section is read here rather than through ``probekit.suite``)."""
-    from probekit.suite import tomllib  # tomllib, or tomli on Python 3.10
-
     suite = Path(suite)
-    section = tomllib.loads(suite.read_text("utf-8")).get("transfer") or {}
+    section = load_toml(suite).get("transfer") or {}
     if not section.get("stages"):
         raise ConfigError(f"{suite}: no [[transfer.stages]] declared")
     root = Path(out) if out else suite.parent / section.get("out", "runs/transfer")
