@@ -18,8 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-# Preferred headline metric per task, first one present wins.
-PRIMARY_METRICS = ("accuracy", "micro_f1", "f1", "macro_f1", "uuas", "root_acc", "spearman")
+# Preferred headline metric per task, first one present wins. These are the names probekit writes:
+# probekit.scoring.METRICS ("accuracy", "f1_micro", "f1_macro"), jiant's "edge_f1", and the
+# structural probe's scores (distance: "uuas", "dspr"; depth: "root_acc", "nspr").
+PRIMARY_METRICS = ("accuracy", "f1_micro", "edge_f1", "f1_macro", "uuas", "root_acc", "dspr", "nspr")
 GROUP = ["model", "checkpoint", "task", "probe"]
 
 
