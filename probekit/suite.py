@@ -176,14 +176,18 @@ def resolve(raw: dict, path: Path | None = None) -> Suite:
     config["data"] = data
     data_base = Path(data["root"]) if data["root"] else base
 
+    from probekit.extract.models import MINILM_ALIASES
+
     models = []
     for i, model in enumerate(config["models"]):
         model = _check_keys(model, MODEL_KEYS, path, f"models[{i}]")
         if not model["path"]:
             raise ConfigError(f"{_where(path, f'models[{i}]')}: missing 'path' (a folder, 'pkg:PACKAGE/sub' or 'minilm')")
-        if not str(model["path"]).startswith("pkg:") and model["path"] != "minilm" and "/" in str(model["path"]):
-            candidate = base / model["path"]
-            model["path"] = str(candidate.resolve()) if candidate.exists() else model["path"]
+        spec = str(model["path"])
+        # A folder is relative to the suite file; aliases, pkg: and Hub ids are resolved (like
+        # every verb's --model) by probekit.extract.models.resolve_model when the unit runs.
+        if not spec.startswith("pkg:") and spec.lower() not in MINILM_ALIASES and (base / spec).exists():
+            model["path"] = str((base / spec).resolve())
         model["id"] = model["id"] or Path(str(model["path"])).name
         model["layers"] = parse_layers(model["layers"])
         models.append(model)
@@ -289,14 +293,13 @@ def _unit_key(suite: Suite, model: dict, task: dict) -> str:
     """Key of one (model, task) unit: resolved parameters, the content of the model and of the
     data files (never their paths or modification times alone) and :data:`RUN_VERSION`."""
     from probekit.cache import file_digest, stage_key
-    from probekit.extract.models import folder_identity, resolve_source
-    from probekit.run_probes import resolve_model
+    from probekit.extract.models import folder_identity, resolve_model
 
     cfg = suite.config
     data_files = [f for split in ("train", "eval") for f in (task[split] or [])]
     return stage_key(
         "suite-unit", RUN_VERSION,
-        model={**model, "identity": folder_identity(resolve_source(resolve_model(model["path"])))},
+        model={**model, "identity": folder_identity(resolve_model(model["path"]))},
         task=task, data={f: file_digest(f) for f in data_files}, seeds=cfg["seeds"],
         probes=cfg["probes"], extract=cfg["extract"], scoring=cfg["scoring"],
         synthetic=cfg["data"]["synthetic"],
@@ -355,7 +358,6 @@ def _layer_similarity_unit(suite: Suite, model: dict, units_dir: Path, generated
 
     from probekit.extract import extract
     from probekit.io import atomic_write_text
-    from probekit.run_probes import resolve_model
     from probekit.scoring import SCORE_COLUMNS, cka_matrix
 
     task = suite.config["tasks"][0]
@@ -364,7 +366,7 @@ def _layer_similarity_unit(suite: Suite, model: dict, units_dir: Path, generated
     if unit_file.is_file():
         return pd.read_csv(unit_file)
     _, evaluation = load_task_data(suite, task, generated)
-    reps = extract(resolve_model(model["path"]), evaluation, layers=model["layers"],
+    reps = extract(model["path"], evaluation, layers=model["layers"],
                    word_pooling=suite.config["extract"]["word_pooling"], progress=progress)
     matrix = cka_matrix([np.asarray(reps.layer(layer), dtype=np.float32) for layer in reps.layers])
     rows = [

@@ -155,8 +155,10 @@ def run_chain(stages: list[dict[str, Any]], out: str | Path, *, base: str | Path
         if st["kind"] != "pretrain":
             src = st.get("from")
             if src is None:
-                raise ConfigError(f"transfer stage {st['name']!r}: 'from' (an earlier stage or a model folder) is required")
-            parent = out / src if src in done else (Path(src) if Path(src).is_absolute() else base / src)
+                raise ConfigError(f"transfer stage {st['name']!r}: 'from' (an earlier stage, a model folder or "
+                                  "'minilm') is required")
+            # an earlier stage, a folder relative to the suite, or a spec resolve_model knows (minilm, pkg:...)
+            parent = out / src if src in done else (base / src if (base / src).exists() else src)
         if st["kind"] == "pretrain":
             objective = st.get("objective", "mlm")
             sizes = {k: st[k] for k in ("layers", "hidden", "heads", "intermediate", "dropout") if k in st}
