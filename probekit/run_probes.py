@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from probekit.errors import ConfigError, ProbekitError
 from probekit.extract.models import resolve_model
 from probekit.probes import LinearProbe, MLPProbe, ScalarMixProbe, fit_layers
+from probekit.probes.mdl import mdl_block_ends, online_code
 from probekit.scoring import (
     SCORE_COLUMNS,
     best_layer,
@@ -41,14 +42,16 @@ class Split:
     n_dropped: int = 0
 
 
-def task_features(model, sentences, task, *, labels=None, layers="all", word_pooling="mean",
-                  span_pooling="mean", progress=True, device=None) -> tuple[Split, list[int]]:
-    """Examples of ``task`` on ``sentences`` -> per-layer target features (cached extraction)."""
+def task_features(model, sentences, task, *, labels=None, layers="all", span_pooling="mean",
+                  progress=True, device=None, **extract_options) -> tuple[Split, list[int]]:
+    """Examples of ``task`` on ``sentences`` -> per-layer target features (cached extraction).
+
+    ``extract_options`` go to :func:`probekit.extract.extract` (``word_pooling``,
+    ``sentence_pooling``, ``dtype``, ``store_dtype``, ``max_tokens_per_batch``)."""
     from probekit.extract import extract, target_features
 
     data = task.examples(sentences, labels=labels)
-    reps = extract(model, data.records, layers=layers, word_pooling=word_pooling,
-                   progress=progress, device=device)
+    reps = extract(model, data.records, layers=layers, progress=progress, device=device, **extract_options)
     X = target_features(reps, data, span_pooling=span_pooling)
     dropped = int(data.stats.get("unknown_labels", 0))
     return Split(X, data.label_ids(), list(data.labels), dropped), list(reps.layers)
@@ -82,7 +85,13 @@ def probe_task(
     seeds: Sequence[int] = (0,),
     word_pooling: str = "mean",
     span_pooling: str = "mean",
+    sentence_pooling: str | None = None,
+    dtype: str = "float32",
+    store_dtype: str = "float16",
+    max_tokens_per_batch: int | None = None,
     n_boot: int = 1000,
+    confidence: float = 0.95,
+    mdl: bool = False,
     probe_params: dict | None = None,
     model_name: str | None = None,
     checkpoint: str = "",
@@ -93,39 +102,44 @@ def probe_task(
 
     Rows (columns :data:`~probekit.scoring.SCORE_COLUMNS`):
 
-    * per layer: ``accuracy`` (with a percentile-bootstrap 95% CI over eval examples) for the
-      task and, with ``control``, for the Hewitt & Liang control task, plus ``selectivity``
-      (task - control, paired bootstrap CI); probe ``mix_cumulative`` (linear classifier on the
-      scalar mix of layers 0..l) gives the curve behind ``expected_layer``.
+    * per layer: ``accuracy`` (with a percentile-bootstrap CI at level ``confidence`` over eval
+      examples) for the task and, with ``control``, for the Hewitt & Liang control task, plus
+      ``selectivity`` (task - control, paired bootstrap CI); probe ``mix_cumulative`` (linear
+      classifier on the scalar mix of layers 0..l) gives the curve behind ``expected_layer``.
+    * with ``mdl``: ``mdl_codelength`` (bits) and ``mdl_compression`` (uniform / online
+      codelength) per layer, for each probe, task and control, on the training split (Voita &
+      Titov 2020; :func:`probekit.probes.mdl.online_code`, first seed).
     * summaries (empty ``layer``): ``best_layer``; ``expected_layer`` (E_delta of the cumulative
       mix); ``center_of_gravity`` and ``center_of_gravity_normed`` (E_s of the all-layer mix,
       raw and layer-norm corrected); ``mix_weight`` rows hold the mix weights per layer.
 
-    ``probe_params`` maps a probe name to keyword arguments of its estimator.
+    ``word_pooling``, ``sentence_pooling`` (sentence tasks then use the extracted sentence
+    vectors), ``dtype``, ``store_dtype`` and ``max_tokens_per_batch`` are passed to
+    :func:`probekit.extract.extract`. ``probe_params`` maps a probe name to keyword arguments of
+    its estimator.
     """
     from probekit.tasks import get_task
 
     unknown = [p for p in probes if p not in PROBES]
     if unknown:
         raise ConfigError(f"unknown probe(s) {unknown}; valid: {', '.join(PROBES)}")
+    if not 0 < confidence < 1:
+        raise ConfigError(f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}")
     name = model_name or str(model)
     if isinstance(model, (str, Path)):
         model = resolve_model(model)  # once, and before any data work: a bad path fails first
     t = get_task(task)
-    train, layer_ids = task_features(model, train_sentences, t, layers=layers, word_pooling=word_pooling,
-                                     span_pooling=span_pooling, progress=progress, device=device)
+    features = dict(layers=layers, span_pooling=span_pooling, progress=progress, device=device,
+                    word_pooling=word_pooling, sentence_pooling=sentence_pooling, dtype=dtype,
+                    store_dtype=store_dtype, max_tokens_per_batch=max_tokens_per_batch)
+    train, layer_ids = task_features(model, train_sentences, t, **features)
     _check_sizes(train, task)
-    evals, _ = task_features(model, eval_sentences, t, labels=train.labels, layers=layers,
-                             word_pooling=word_pooling, span_pooling=span_pooling,
-                             progress=progress, device=device)
+    evals, _ = task_features(model, eval_sentences, t, labels=train.labels, **features)
     runs = [(False, train, evals)]
     if control:
         ct = get_task(task, control=True)
-        ctrain, _ = task_features(model, train_sentences, ct, layers=layers, word_pooling=word_pooling,
-                                  span_pooling=span_pooling, progress=progress, device=device)
-        cevals, _ = task_features(model, eval_sentences, ct, labels=ctrain.labels, layers=layers,
-                                  word_pooling=word_pooling, span_pooling=span_pooling,
-                                  progress=progress, device=device)
+        ctrain, _ = task_features(model, train_sentences, ct, **features)
+        cevals, _ = task_features(model, eval_sentences, ct, labels=ctrain.labels, **features)
         runs.append((True, ctrain, cevals))
     base = dict(model=name, checkpoint=checkpoint, task=task, split="eval")
     rows: list[dict] = []
@@ -143,7 +157,7 @@ def probe_task(
                 preds[(probe, seed, is_control)] = (ev.y, yhat)
                 accs = []
                 for i, layer in enumerate(layer_ids):
-                    v, lo, hi = bootstrap_ci(ev.y, yhat[i], n_boot=n_boot, seed=seed)
+                    v, lo, hi = bootstrap_ci(ev.y, yhat[i], n_boot=n_boot, level=confidence, seed=seed)
                     accs.append(v)
                     rows.append(_row(**base, control=is_control, probe=probe, layer=layer, seed=seed,
                                      metric="accuracy", value=v, ci_low=lo, ci_high=hi,
@@ -154,19 +168,39 @@ def probe_task(
             if control and len(runs[0][2].y) == len(runs[1][2].y):
                 (yt, pt), (yc, pc) = preds[(probe, seed, False)], preds[(probe, seed, True)]
                 for i, layer in enumerate(layer_ids):
-                    v, lo, hi = bootstrap_ci(yt, pt[i], control=(yc, pc[i]), n_boot=n_boot, seed=seed)
+                    v, lo, hi = bootstrap_ci(yt, pt[i], control=(yc, pc[i]), n_boot=n_boot, level=confidence,
+                                             seed=seed)
                     rows.append(_row(**base, control=False, probe=probe, layer=layer, seed=seed,
                                      metric="selectivity", value=v, ci_low=lo, ci_high=hi,
                                      n_train=len(train.y), n_eval=len(yt)))
+        if mdl:
+            rows += _mdl_rows(base, probe, params.get(probe, {}), runs, layer_ids, seeds[0], device, progress, task)
     if mix and len(layer_ids) > 1:
         for seed in seeds:
-            rows += _mix_rows(base, train, evals, layer_ids, seed, n_boot, device, progress, task)
+            rows += _mix_rows(base, train, evals, layer_ids, seed, n_boot, confidence, device, progress, task)
     frame = pd.DataFrame(rows, columns=list(SCORE_COLUMNS))
     frame["layer"] = frame["layer"].astype("Int64")
     return frame
 
 
-def _mix_rows(base, train: Split, evals: Split, layer_ids, seed, n_boot, device, progress, task):
+def _mdl_rows(base, probe, params, runs, layer_ids, seed, device, progress, task):
+    """Online codelength per layer of ``probe`` on each training split (task, and control)."""
+    rows = []
+    for is_control, tr, _ in runs:
+        est = PROBES[probe](random_state=seed, device=device or "auto", **params)
+        bar = tqdm(total=len(mdl_block_ends(len(tr.y))) - 1, desc=f"{task}{' control' if is_control else ''} "
+                   f"{probe} MDL blocks", disable=not progress, leave=False)
+        result = online_code(est, tr.X, tr.y, random_state=seed, progress=bar)
+        bar.close()
+        common = dict(**base, control=is_control, probe=probe, seed=seed, n_train=len(tr.y))
+        common["split"] = "train"  # the online code transmits the training labels
+        for layer, res in zip(layer_ids, result):
+            rows.append(_row(**common, layer=layer, metric="mdl_codelength", value=res["codelength"]))
+            rows.append(_row(**common, layer=layer, metric="mdl_compression", value=res["compression"]))
+    return rows
+
+
+def _mix_rows(base, train: Split, evals: Split, layer_ids, seed, n_boot, confidence, device, progress, task):
     est = ScalarMixProbe(cumulative=True, random_state=seed, device=device or "auto")
     bar = tqdm(total=est.max_epochs, desc=f"{task} cumulative scalar mix seed {seed}",
                disable=not progress, leave=False)
@@ -176,7 +210,7 @@ def _mix_rows(base, train: Split, evals: Split, layer_ids, seed, n_boot, device,
     common = dict(**base, control=False, seed=seed, n_train=len(train.y), n_eval=len(evals.y))
     rows, curve = [], []
     for i, layer in enumerate(layer_ids):
-        v, lo, hi = bootstrap_ci(evals.y, yhat[i], n_boot=n_boot, seed=seed)
+        v, lo, hi = bootstrap_ci(evals.y, yhat[i], n_boot=n_boot, level=confidence, seed=seed)
         curve.append(v)
         rows.append(_row(**common, probe="mix_cumulative", layer=layer, metric="accuracy",
                          value=v, ci_low=lo, ci_high=hi))
