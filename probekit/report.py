@@ -171,6 +171,7 @@ def write_report(
     *,
     config: dict | None = None,
     title: str = "probekit layer-utility report",
+    description: str = "",
     extra_sections: Iterable[tuple[str, str]] = (),
 ) -> Path:
     """Write the full report for ``scores`` into ``out_dir`` and return the HTML path.
@@ -184,6 +185,8 @@ def write_report(
     config : dict, optional
         The resolved configuration that produced ``scores``; stored verbatim in ``config.json``
         and shown in the report.
+    description : str, optional
+        What the study is (a suite's ``description``), shown under the title.
     extra_sections : iterable of (heading, markdown text)
         Free-form sections (e.g. the transfer chain's headline numbers) appended in order.
     """
@@ -209,7 +212,8 @@ def write_report(
         "at the best layer (Hewitt & Liang 2019); expected_layer: E_delta over the cumulative "
         "scalar mix (Tenney et al. 2019); center_of_gravity: E_s of the scalar-mix weights."
     )
-    md = [f"# {title}", "", "## Layer utility", "", explanation, "", _markdown_table(shown), ""]
+    md = [f"# {title}", "", *([description, ""] if description else []),
+          "## Layer utility", "", explanation, "", _markdown_table(shown), ""]
     for heading, path in figures:
         md += [f"## {heading}", "", f"![{heading}]({path.name})", ""]
     for heading, text in extra_sections:
@@ -217,7 +221,8 @@ def write_report(
     md += ["## Resolved configuration", "", "```json", json.dumps(config or {}, indent=2, sort_keys=True, default=str), "```", ""]
     atomic_write_text(out / "report.md", "\n".join(md))
 
-    parts = [f"<h1>{html.escape(title)}</h1>", "<h2>Layer utility</h2>",
+    parts = [f"<h1>{html.escape(title)}</h1>", *([f"<p>{html.escape(description)}</p>"] if description else []),
+             "<h2>Layer utility</h2>",
              f"<p class='note'>{html.escape(explanation)}</p>", _html_table(shown)]
     for heading, path in figures:
         data = base64.b64encode(path.read_bytes()).decode("ascii")

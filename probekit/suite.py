@@ -593,6 +593,7 @@ def run_suite(suite: Suite, out_dir: str | Path, *, progress: bool = True) -> "p
     import pandas as pd
     from tqdm.auto import tqdm
 
+    from probekit.errors import ProbekitError
     from probekit.io import atomic_write_text
 
     problems = check_suite(suite)
@@ -602,10 +603,22 @@ def run_suite(suite: Suite, out_dir: str | Path, *, progress: bool = True) -> "p
     (out / "units").mkdir(parents=True, exist_ok=True)
     generated: dict = {}
     frames = []
-    for unit in tqdm(plan_units(suite, out, generated), desc=f"suite {suite.name}", disable=not progress):
+    units = plan_units(suite, out, generated)
+    for unit in tqdm(units, desc=f"suite {suite.name}", disable=not progress):
         if not unit.cached:
-            scores = (_probe_unit(suite, unit, generated, progress) if unit.task is not None
-                      else _layer_similarity_unit(suite, unit, generated, progress))
+            try:
+                scores = (_probe_unit(suite, unit, generated, progress) if unit.task is not None
+                          else _layer_similarity_unit(suite, unit, generated, progress))
+            except Exception as err:
+                done = sum(u.cached for u in units)
+                where = suite.where("tasks", suite.config["tasks"].index(unit.task)) if unit.task else suite.where(
+                    "scoring", "cka")
+                note = (f"{where}: unit {unit.label} failed; the {done} finished unit(s) stay in "
+                        f"{out / 'units'} and a re-run starts from there")
+                if isinstance(err, ProbekitError):
+                    raise type(err)(f"{note}: {err}") from err
+                err.add_note(note)
+                raise
             atomic_write_text(unit.file, scores.to_csv(index=False))
         frames.append(pd.read_csv(unit.file))  # same dtypes whether computed now or resumed
     scores = pd.concat(frames, ignore_index=True)
