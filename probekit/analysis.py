@@ -20,8 +20,10 @@ import pandas as pd
 
 # Preferred headline metric per task, first one present wins. These are the names probekit writes:
 # probekit.scoring.METRICS ("accuracy", "f1_micro", "f1_macro"), jiant's "edge_f1", and the
-# structural probe's scores (distance: "uuas", "dspr"; depth: "root_acc", "nspr").
-PRIMARY_METRICS = ("accuracy", "f1_micro", "edge_f1", "f1_macro", "uuas", "root_acc", "dspr", "nspr")
+# structural probe's scores (distance: "uuas", "dspr"; depth: "root_acc", "nspr") and the MDL
+# probe's compression (uniform / online codelength; higher is better, like the others).
+PRIMARY_METRICS = ("accuracy", "f1_micro", "edge_f1", "f1_macro", "uuas", "root_acc", "dspr", "nspr",
+                   "mdl_compression")
 GROUP = ["model", "checkpoint", "task", "probe"]
 
 
@@ -51,29 +53,44 @@ def prepare(scores: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def primary_metric(scores: pd.DataFrame, task: str) -> str:
-    """The headline metric of ``task``: the first of :data:`PRIMARY_METRICS` measured per layer."""
-    present = set(scores.loc[(scores["task"] == task) & scores["layer"].notna(), "metric"])
+def _is_curve_metric(metric: str) -> bool:
+    """Per-layer rows that are not a score of the probe itself: CKA matrices, mix weights,
+    selectivity (a difference) and raw codelengths (in bits, lower is better)."""
+    return not (metric.startswith("cka_l") or metric in ("mix_weight", "selectivity", "mdl_codelength"))
+
+
+def primary_metric(scores: pd.DataFrame, task: str, probe: str | None = None) -> str | None:
+    """The headline metric of ``task`` (of one ``probe``, if given): the first of
+    :data:`PRIMARY_METRICS` measured per layer, else the first other score in name order;
+    ``None`` when the rows hold no score (only CKA or mix weights)."""
+    mask = (scores["task"] == task) & scores["layer"].notna()
+    if probe is not None:
+        mask &= scores["probe"] == probe
+    present = set(scores.loc[mask, "metric"])
+    if not present:
+        raise ValueError(f"task {task!r} has no per-layer rows in the scores table")
     for name in PRIMARY_METRICS:
         if name in present:
             return name
-    if not present:
-        raise ValueError(f"task {task!r} has no per-layer rows in the scores table")
-    return sorted(present)[0]
+    others = sorted(m for m in present if _is_curve_metric(m))
+    return others[0] if others else None
 
 
 def layer_curves(scores: pd.DataFrame) -> pd.DataFrame:
     """Per-layer headline score, averaged over seeds.
 
-    Returns one row per (model, checkpoint, task, probe, is_control, layer) with columns
-    ``metric, value, ci_low, ci_high, std, n_seeds``.
+    The headline metric is chosen per task and probe (accuracy for classifiers, UUAS for the
+    structural probe, compression for MDL ...). Returns one row per (model, checkpoint, task,
+    probe, is_control, layer) with columns ``metric, value, ci_low, ci_high, std, n_seeds``.
     """
     df = prepare(scores)
     per_layer = df[df["layer"].notna()]
     frames = []
-    for task in sorted(per_layer["task"].unique()):
-        metric = primary_metric(df, task)
-        sub = per_layer[(per_layer["task"] == task) & (per_layer["metric"] == metric)]
+    for (task, probe), group in per_layer.groupby(["task", "probe"], sort=True):
+        metric = primary_metric(group, task, probe)
+        if metric is None:
+            continue
+        sub = group[group["metric"] == metric]
         # Eval split only when splits are recorded: train scores would flatter every layer.
         if "split" in sub and sub["split"].notna().any():
             evals = sub[~sub["split"].isin(["train"])]

@@ -49,8 +49,10 @@ def plot_layer_curves(curves: pd.DataFrame, path: Path) -> Path:
         ax.set_visible(False)
     tasks = sorted(curves["task"].unique())
     colors = {t: plt.cm.tab10(i % 10) for i, t in enumerate(tasks)}
+    metrics = []  # per panel: the headline metrics it shows
     for ax, (model, ckpt, probe) in zip(flat, panels):
         sub = curves[(curves["model"] == model) & (curves["checkpoint"] == ckpt) & (curves["probe"] == probe)]
+        metrics.append(tuple(sorted(sub["metric"].unique())))
         for (task, is_control), g in sub.groupby(["task", "is_control"]):
             g = g.sort_values("layer")
             style = "--" if is_control else "-"
@@ -63,10 +65,11 @@ def plot_layer_curves(curves: pd.DataFrame, path: Path) -> Path:
         ax.set_xlabel("layer (0 = embeddings)")
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.set_ylabel("score (headline metric)")
-    # Panels of one model share a y-range, so checkpoints and probes compare at a glance.
-    for model in {panel[0] for panel in panels}:
-        same = [ax for ax, panel in zip(flat, panels) if panel[0] == model]
+        ax.set_ylabel(metrics[-1][0] if len(metrics[-1]) == 1 else "score (headline metric)")
+    # Panels of one model with the same metrics share a y-range, so checkpoints and probes compare
+    # at a glance (an MDL compression ratio would flatten accuracies).
+    for key in {(panel[0], m) for panel, m in zip(panels, metrics)}:
+        same = [ax for ax, panel, m in zip(flat, panels, metrics) if (panel[0], m) == key]
         low = min(ax.get_ylim()[0] for ax in same)
         high = max(ax.get_ylim()[1] for ax in same)
         for ax in same:

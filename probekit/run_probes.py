@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -19,8 +19,9 @@ from tqdm.auto import tqdm
 
 from probekit.errors import ConfigError, ProbekitError
 from probekit.extract.models import resolve_model
-from probekit.probes import LinearProbe, MLPProbe, ScalarMixProbe, fit_layers
+from probekit.probes import ScalarMixProbe, SpanInputs, fit_layers
 from probekit.probes.mdl import mdl_block_ends, online_code
+from probekit.probes.registry import PROBES, ProbeSpec, get_probe  # noqa: F401  (PROBES re-exported)
 from probekit.scoring import (
     SCORE_COLUMNS,
     best_layer,
@@ -29,17 +30,30 @@ from probekit.scoring import (
     expected_layer,
 )
 
-PROBES = {"linear": LinearProbe, "mlp": MLPProbe}
-
-
 @dataclass
 class Split:
-    """Features ``X`` (n_layers, n, d), integer labels ``y`` and the label inventory."""
+    """Features ``X`` (n_layers, n, d), integer labels ``y`` and the label inventory; ``reps`` and
+    ``data`` (the extraction and the task examples) feed probes that pool spans themselves."""
 
     X: np.ndarray
     y: np.ndarray
     labels: list[str]
     n_dropped: int = 0
+    reps: Any = None
+    data: Any = None
+
+    def spans(self, index: int) -> SpanInputs:
+        """Word vectors of layer ``index`` (a position in ``reps.layers``) and every target's span
+        rows, for :class:`~probekit.probes.SpanProbe`."""
+        from probekit.extract import span_word_rows
+
+        bounds = []
+        for which in ("span1", "span2") if self.data.kind == "span_pair" else ("span1",):
+            rows, offsets = span_word_rows(self.reps, self.data, which=which)
+            start = rows[offsets[:-1]]
+            bounds.append(np.stack([start, start + np.diff(offsets)], axis=1))
+        words = np.asarray(self.reps.layer(self.reps.layers[index]), dtype=np.float32)
+        return SpanInputs(words, bounds[0], bounds[1] if len(bounds) > 1 else None)
 
 
 def task_features(model, sentences, task, *, labels=None, layers="all", span_pooling="mean",
@@ -54,7 +68,7 @@ def task_features(model, sentences, task, *, labels=None, layers="all", span_poo
     reps = extract(model, data.records, layers=layers, progress=progress, device=device, **extract_options)
     X = target_features(reps, data, span_pooling=span_pooling)
     dropped = int(data.stats.get("unknown_labels", 0))
-    return Split(X, data.label_ids(), list(data.labels), dropped), list(reps.layers)
+    return Split(X, data.label_ids(), list(data.labels), dropped, reps, data), list(reps.layers)
 
 
 def _row(**kw) -> dict:
@@ -120,61 +134,66 @@ def probe_task(
     """
     from probekit.tasks import get_task
 
-    unknown = [p for p in probes if p not in PROBES]
-    if unknown:
-        raise ConfigError(f"unknown probe(s) {unknown}; valid: {', '.join(PROBES)}")
+    specs = [get_probe(p) for p in probes]
     if not 0 < confidence < 1:
         raise ConfigError(f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}")
+    t = get_task(task)
+    specs = [spec for spec in specs if spec.applies_to(t)]  # e.g. no span probe on a sentence task
+    if not specs and not mix:
+        raise ConfigError(f"none of the probes {list(probes)} applies to task {task!r} ({t.kind} task)")
     name = model_name or str(model)
     if isinstance(model, (str, Path)):
         model = resolve_model(model)  # once, and before any data work: a bad path fails first
-    t = get_task(task)
-    features = dict(layers=layers, span_pooling=span_pooling, progress=progress, device=device,
-                    word_pooling=word_pooling, sentence_pooling=sentence_pooling, dtype=dtype,
-                    store_dtype=store_dtype, max_tokens_per_batch=max_tokens_per_batch)
+    extract_options = dict(word_pooling=word_pooling, sentence_pooling=sentence_pooling, dtype=dtype,
+                           store_dtype=store_dtype, max_tokens_per_batch=max_tokens_per_batch)
+    features = dict(layers=layers, span_pooling=span_pooling, progress=progress, device=device, **extract_options)
     train, layer_ids = task_features(model, train_sentences, t, **features)
     _check_sizes(train, task)
     evals, _ = task_features(model, eval_sentences, t, labels=train.labels, **features)
     runs = [(False, train, evals)]
-    if control:
+    if control and any(spec.inputs != "trees" for spec in specs):
         ct = get_task(task, control=True)
         ctrain, _ = task_features(model, train_sentences, ct, **features)
         cevals, _ = task_features(model, eval_sentences, ct, labels=ctrain.labels, **features)
         runs.append((True, ctrain, cevals))
     base = dict(model=name, checkpoint=checkpoint, task=task, split="eval")
     rows: list[dict] = []
-    preds: dict = {}
     params = probe_params or {}
-    for probe in probes:
+    for spec in specs:
+        options = params.get(spec.name, {})
+        if spec.inputs == "codelength":
+            rows += _mdl_rows(base, spec, options, runs, layer_ids, seeds[0], device, progress, task)
+            continue
+        if spec.inputs == "trees":
+            rows += _structural_rows(base, spec, options, model, train_sentences, eval_sentences, layer_ids, seeds,
+                                     device, progress, extract_options)
+            continue
+        preds: dict = {}
         for seed in seeds:
             for is_control, tr, ev in runs:
-                est = PROBES[probe](random_state=seed, device=device or "auto", **params.get(probe, {}))
-                bar = tqdm(total=est.max_epochs, desc=f"{task}{' control' if is_control else ''} "
-                           f"{probe} seed {seed} ({len(layer_ids)} layers)", disable=not progress, leave=False)
-                fitted = fit_layers(est, tr.X, tr.y, progress=bar)
-                bar.close()
-                yhat = np.stack([p.predict(ev.X[i]) for i, p in enumerate(fitted)])
-                preds[(probe, seed, is_control)] = (ev.y, yhat)
+                yhat = _fit_predict(spec, options, seed, device, tr, ev, layer_ids, progress,
+                                    f"{task}{' control' if is_control else ''} {spec.name} seed {seed}")
+                preds[(seed, is_control)] = (ev.y, yhat)
                 accs = []
                 for i, layer in enumerate(layer_ids):
                     v, lo, hi = bootstrap_ci(ev.y, yhat[i], n_boot=n_boot, level=confidence, seed=seed)
                     accs.append(v)
-                    rows.append(_row(**base, control=is_control, probe=probe, layer=layer, seed=seed,
+                    rows.append(_row(**base, control=is_control, probe=spec.name, layer=layer, seed=seed,
                                      metric="accuracy", value=v, ci_low=lo, ci_high=hi,
                                      n_train=len(tr.y), n_eval=len(ev.y)))
-                rows.append(_row(**base, control=is_control, probe=probe, layer=None, seed=seed,
+                rows.append(_row(**base, control=is_control, probe=spec.name, layer=None, seed=seed,
                                  metric="best_layer", value=layer_ids[best_layer(accs)],
                                  n_train=len(tr.y), n_eval=len(ev.y)))
-            if control and len(runs[0][2].y) == len(runs[1][2].y):
-                (yt, pt), (yc, pc) = preds[(probe, seed, False)], preds[(probe, seed, True)]
+            if len(runs) > 1 and len(runs[0][2].y) == len(runs[1][2].y):
+                (yt, pt), (yc, pc) = preds[(seed, False)], preds[(seed, True)]
                 for i, layer in enumerate(layer_ids):
                     v, lo, hi = bootstrap_ci(yt, pt[i], control=(yc, pc[i]), n_boot=n_boot, level=confidence,
                                              seed=seed)
-                    rows.append(_row(**base, control=False, probe=probe, layer=layer, seed=seed,
+                    rows.append(_row(**base, control=False, probe=spec.name, layer=layer, seed=seed,
                                      metric="selectivity", value=v, ci_low=lo, ci_high=hi,
                                      n_train=len(train.y), n_eval=len(yt)))
-        if mdl:
-            rows += _mdl_rows(base, probe, params.get(probe, {}), runs, layer_ids, seeds[0], device, progress, task)
+        if mdl and spec.inputs == "features":
+            rows += _mdl_rows(base, spec, options, runs, layer_ids, seeds[0], device, progress, task)
     if mix and len(layer_ids) > 1:
         for seed in seeds:
             rows += _mix_rows(base, train, evals, layer_ids, seed, n_boot, confidence, device, progress, task)
@@ -183,16 +202,64 @@ def probe_task(
     return frame
 
 
-def _mdl_rows(base, probe, params, runs, layer_ids, seed, device, progress, task):
-    """Online codelength per layer of ``probe`` on each training split (task, and control)."""
+def _fit_predict(spec: ProbeSpec, options: dict, seed: int, device, tr: Split, ev: Split, layer_ids,
+                 progress: bool, desc: str) -> np.ndarray:
+    """Predictions (n_layers, n_eval) of ``spec`` trained on every layer of ``tr``: one batched
+    model for pooled features, one model per layer for span probes."""
+    if spec.inputs == "features":
+        est = spec.make(random_state=seed, device=device or "auto", **options)
+        bar = tqdm(total=est.max_epochs, desc=f"{desc} ({len(layer_ids)} layers)", disable=not progress, leave=False)
+        fitted = fit_layers(est, tr.X, tr.y, progress=bar)
+        bar.close()
+        return np.stack([p.predict(ev.X[i]) for i, p in enumerate(fitted)])
+    out = []
+    for i in tqdm(range(len(layer_ids)), desc=f"{desc} (per layer)", disable=not progress, leave=False):
+        est = spec.make(random_state=seed, device=device or "auto", **options).fit(tr.spans(i), tr.y)
+        out.append(est.predict(ev.spans(i)))
+    return np.stack(out)
+
+
+def _structural_rows(base, spec: ProbeSpec, options, model, train_sentences, eval_sentences, layer_ids, seeds,
+                     device, progress, extract_options) -> list[dict]:
+    """Hewitt & Manning probe on every layer: word vectors of the sentences that have a tree."""
+    from probekit.extract import extract
+
+    splits = []
+    for sentences in (train_sentences, eval_sentences):
+        usable = [s for s in sentences if s.heads is not None and len(s.tokens)]
+        if not usable:
+            raise ProbekitError(f"task {base['task']!r}: probe {spec.name!r} needs dependency trees (heads); "
+                                "no sentence of this split has one")
+        reps = extract(model, usable, layers=layer_ids, progress=progress, device=device, **extract_options)
+        splits.append((reps, [s.heads for s in usable]))
+    (train_reps, train_heads), (eval_reps, eval_heads) = splits
+
+    def per_sentence(reps, layer):
+        matrix, offsets = np.asarray(reps.layer(layer), dtype=np.float32), reps.text_offsets
+        return [matrix[offsets[t]:offsets[t + 1]] for t in range(len(offsets) - 1)]
+
+    rows = []
+    common = dict(**base, control=False, probe=spec.name, n_train=len(train_heads), n_eval=len(eval_heads))
+    for seed in seeds:
+        for layer in tqdm(layer_ids, desc=f"{base['task']} {spec.name} seed {seed} (per layer)",
+                          disable=not progress, leave=False):
+            est = spec.make(random_state=seed, device=device or "auto", **options)
+            est.fit(per_sentence(train_reps, layer), train_heads)
+            for metric, value in est.score(per_sentence(eval_reps, layer), eval_heads).items():
+                rows.append(_row(**common, layer=layer, seed=seed, metric=metric, value=float(value)))
+    return rows
+
+
+def _mdl_rows(base, spec: ProbeSpec, options, runs, layer_ids, seed, device, progress, task):
+    """Online codelength per layer of ``spec``'s estimator on each training split (task, control)."""
     rows = []
     for is_control, tr, _ in runs:
-        est = PROBES[probe](random_state=seed, device=device or "auto", **params)
+        est = spec.make(random_state=seed, device=device or "auto", **options)
         bar = tqdm(total=len(mdl_block_ends(len(tr.y))) - 1, desc=f"{task}{' control' if is_control else ''} "
-                   f"{probe} MDL blocks", disable=not progress, leave=False)
+                   f"{spec.name} MDL blocks", disable=not progress, leave=False)
         result = online_code(est, tr.X, tr.y, random_state=seed, progress=bar)
         bar.close()
-        common = dict(**base, control=is_control, probe=probe, seed=seed, n_train=len(tr.y))
+        common = dict(**base, control=is_control, probe=spec.name, seed=seed, n_train=len(tr.y))
         common["split"] = "train"  # the online code transmits the training labels
         for layer, res in zip(layer_ids, result):
             rows.append(_row(**common, layer=layer, metric="mdl_codelength", value=res["codelength"]))

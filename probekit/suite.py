@@ -353,7 +353,7 @@ def resolve(raw: dict, path: Path | None = None, *, where: _Where | None = None)
     _check_values(config, where)
     if not config["probes"]:
         config["probes"] = {"linear": {}}
-    _check_probes(config["probes"], where)
+    _check_probes(config["probes"], config["tasks"], where)
     return Suite(path=path, config=config, where=where)
 
 
@@ -388,9 +388,11 @@ def _check_values(config: dict, where: _Where) -> None:
             raise ConfigError(f"{where('tasks', i, 'control')}: control = {task['control']!r}; use true or false")
 
 
-def _check_probes(probes: dict, where: _Where) -> None:
-    """Probe names must be registered and their options must be estimator parameters."""
-    from probekit.run_probes import PROBES
+def _check_probes(probes: dict, tasks: list[dict], where: _Where) -> None:
+    """Probe names must be registered, their options estimator parameters, and each probe must
+    apply to at least one of the suite's tasks (a probe that would never run is refused)."""
+    from probekit.probes.registry import PROBES, RUNNER_PARAMS
+    from probekit.tasks import get_task
 
     if not isinstance(probes, dict):
         raise ConfigError(f"{where('probes')}: [probes] must be a table of probe = {{options}}")
@@ -399,8 +401,15 @@ def _check_probes(probes: dict, where: _Where) -> None:
             hint = difflib.get_close_matches(name, list(PROBES), n=1)
             raise ConfigError(f"{where('probes', name, section='probes')}: unknown probe {name!r}; "
                               + (f"did you mean {hint[0]!r}?" if hint else f"valid: {', '.join(PROBES)}"))
-        valid = PROBES[name]().get_params()
-        _check_keys(params, valid, where, "probes", name)
+        spec = PROBES[name]
+        for key in RUNNER_PARAMS:
+            if isinstance(params, dict) and key in params:
+                raise ConfigError(f"{where('probes', name, key, section=f'probes.{name}')}: {key!r} is set by "
+                                  "the runner (random_state: the suite's seeds; device: the machine)")
+        _check_keys(params, spec.params(), where, "probes", name)
+        if not any(spec.applies_to(get_task(task["name"])) for task in tasks):
+            raise ConfigError(f"{where('probes', name, section='probes')}: probe {name!r} applies to "
+                              f"{spec.applies_to_text()}; none of this suite's tasks is one")
 
 
 def load_suite(path: str | Path, overrides: list[str] | None = None) -> Suite:

@@ -84,8 +84,14 @@ def test_primary_metrics_are_names_probekit_writes():
     from probekit.probes.structural import depth_scores, distance_scores, tree_distances
     from probekit.scoring import METRICS
 
+    import inspect
+
+    import probekit.run_probes
+
     heads = [2, 0, 2, 3, 2, 5]
     written = set(METRICS) | {"edge_f1"}
+    if 'metric="mdl_compression"' in inspect.getsource(probekit.run_probes._mdl_rows):
+        written.add("mdl_compression")
     written |= set(distance_scores([tree_distances(heads)], [heads]))
     written |= set(depth_scores([np.arange(6.0)], [heads]))
     assert set(PRIMARY_METRICS) <= written, set(PRIMARY_METRICS) - written

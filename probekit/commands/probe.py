@@ -24,7 +24,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="training corpus (.conllu, .iob2, .jsonl ...)")
     p.add_argument("--eval", required=True, help="evaluation corpus (dev or test split)")
     p.add_argument("--task", default="pos", help="task name (see `probekit data tasks`; default pos)")
-    p.add_argument("--probe", default="linear", help="comma-separated: linear, mlp (default linear)")
+    p.add_argument("--probe", default="linear", help="comma-separated probes of the registry "
+                   "(probekit.probes.registry): linear, mlp, span (jiant edge probe; self-attentive pooling "
+                   "through a suite), structural and structural_depth (Hewitt & Manning, on deps), mdl "
+                   "(online codelength); default linear")
     p.add_argument("--control", action="store_true", help="also train on the control task "
                    "(Hewitt & Liang) and report selectivity")
     p.add_argument("--no-mix", action="store_true", help="skip the scalar-mix probes (E_delta, E_s)")
