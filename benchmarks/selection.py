@@ -78,7 +78,7 @@ def main() -> None:
 
     from probekit.compare import aggregate, compare, format_table, recommend
     from probekit.extract.models import num_layers, read_config, resolve_source
-    from probekit.run_probes import resolve_model
+    from probekit.extract.models import resolve_model
 
     torch.set_num_threads(args.threads)
     start = time.perf_counter()

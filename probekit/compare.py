@@ -179,7 +179,8 @@ def compare(
     """
     from probekit.extract import extract
     from probekit.extract.models import folder_identity, resolve_source
-    from probekit.run_probes import resolve_model, probe_task
+    from probekit.extract.models import resolve_model
+    from probekit.run_probes import probe_task
     from probekit.tasks import get_task
     from probekit.cache import fingerprint
 

@@ -1,4 +1,5 @@
-"""Layer-utility reports, built from the scores table alone.
+"""Layer-utility reports, built from the scores table alone (rendering only: the numbers come
+from the pure DataFrame functions of :mod:`probekit.analysis`).
 
 A report never re-runs a probe: it reads the tidy scores table (one row per measurement, see
 ``probekit.scoring``), so a table produced on another machine can be reported here. It writes
@@ -26,143 +27,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from probekit.analysis import (  # noqa: E402,F401  (re-exported: report.layer_curves etc.)
+    GROUP,
+    PRIMARY_METRICS,
+    cka_matrices,
+    layer_curves,
+    primary_metric,
+    summarize,
+)
 from probekit.io import atomic_write_text  # noqa: E402
-
-# Preferred headline metric per task, first one present wins.
-PRIMARY_METRICS = ("accuracy", "micro_f1", "f1", "macro_f1", "uuas", "root_acc", "spearman")
-GROUP = ["model", "checkpoint", "task", "probe"]
-
-
-def _is_control(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() not in ("", "false", "none", "0", "nan")
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return False
-    return bool(value)
-
-
-def _prepare(scores: pd.DataFrame) -> pd.DataFrame:
-    df = scores.copy()
-    for col in ("model", "checkpoint", "probe"):
-        if col not in df:
-            df[col] = ""
-        df[col] = df[col].fillna("").astype(str)
-    if "control" not in df:
-        df["control"] = False
-    df["is_control"] = df["control"].map(_is_control)
-    df["layer"] = pd.to_numeric(df["layer"], errors="coerce")
-    for col in ("ci_low", "ci_high"):
-        if col not in df:
-            df[col] = np.nan
-    return df
-
-
-def primary_metric(scores: pd.DataFrame, task: str) -> str:
-    """The headline metric of ``task``: the first of :data:`PRIMARY_METRICS` measured per layer."""
-    present = set(scores.loc[(scores["task"] == task) & scores["layer"].notna(), "metric"])
-    for name in PRIMARY_METRICS:
-        if name in present:
-            return name
-    if not present:
-        raise ValueError(f"task {task!r} has no per-layer rows in the scores table")
-    return sorted(present)[0]
-
-
-def layer_curves(scores: pd.DataFrame) -> pd.DataFrame:
-    """Per-layer headline score, averaged over seeds.
-
-    Returns one row per (model, checkpoint, task, probe, is_control, layer) with columns
-    ``metric, value, ci_low, ci_high, std, n_seeds``.
-    """
-    df = _prepare(scores)
-    per_layer = df[df["layer"].notna()]
-    frames = []
-    for task in sorted(per_layer["task"].unique()):
-        metric = primary_metric(df, task)
-        sub = per_layer[(per_layer["task"] == task) & (per_layer["metric"] == metric)]
-        # Eval split only when splits are recorded: train scores would flatter every layer.
-        if "split" in sub and sub["split"].notna().any():
-            evals = sub[~sub["split"].isin(["train"])]
-            sub = evals if len(evals) else sub
-        agg = (
-            sub.groupby(GROUP + ["is_control", "layer"], dropna=False)
-            .agg(
-                value=("value", "mean"),
-                ci_low=("ci_low", "mean"),
-                ci_high=("ci_high", "mean"),
-                std=("value", "std"),
-                n_seeds=("value", "size"),
-            )
-            .reset_index()
-        )
-        agg["metric"] = metric
-        frames.append(agg)
-    if not frames:
-        return pd.DataFrame(columns=GROUP + ["is_control", "layer", "metric", "value"])
-    out = pd.concat(frames, ignore_index=True)
-    out["layer"] = out["layer"].astype(int)
-    return out
-
-
-def _summary_value(df: pd.DataFrame, keys: dict, metric: str) -> float:
-    """Mean of a layer-level summary row; not keyed by probe, because expected layer and centre
-    of gravity come from the task's scalar-mix probe, whichever probe the summary row is for."""
-    mask = df["layer"].isna() & (df["metric"] == metric) & ~df["is_control"]
-    for col, val in keys.items():
-        if col != "probe":
-            mask &= df[col] == val
-    values = df.loc[mask, "value"]
-    return float(values.mean()) if len(values) else float("nan")
-
-
-def summarize(scores: pd.DataFrame) -> pd.DataFrame:
-    """One row per (model, checkpoint, task, probe): the layer-utility verdict.
-
-    Columns: ``metric, best_layer, best_score, best_ci_low, best_ci_high, control_score,
-    selectivity, recommended_layer, expected_layer, center_of_gravity``.
-
-    ``recommended_layer`` is the *earliest* layer whose confidence interval reaches the best
-    score: statistically as good as the best layer and cheaper to compute as a feature (the
-    forward pass can stop there). Without intervals it is the best layer.
-    """
-    from probekit.selection import choose_from_curve  # selection builds on this module
-
-    df = _prepare(scores)
-    curves = layer_curves(scores)
-    rows = []
-    # Scalar-mix curves feed expected_layer/center_of_gravity; a "best layer" of a mix means nothing.
-    probes_only = curves[~curves["is_control"] & ~curves["probe"].str.startswith("mix")]
-    for keys, group in probes_only.groupby(GROUP, sort=True):
-        key = dict(zip(GROUP, keys))
-        group = group.sort_values("layer")
-        best = group.loc[group["value"].idxmax()]
-        recommended = choose_from_curve(group, "cost_aware")[0][0]
-        ctrl = curves[
-            curves["is_control"]
-            & (curves["task"] == key["task"])
-            & (curves["probe"] == key["probe"])
-            & (curves["model"] == key["model"])
-            & (curves["checkpoint"] == key["checkpoint"])
-            & (curves["layer"] == best["layer"])
-        ]
-        control_score = float(ctrl["value"].mean()) if len(ctrl) else float("nan")
-        rows.append(
-            {
-                **key,
-                "metric": best["metric"],
-                "best_layer": int(best["layer"]),
-                "best_score": float(best["value"]),
-                "best_ci_low": float(best["ci_low"]),
-                "best_ci_high": float(best["ci_high"]),
-                "control_score": control_score,
-                "selectivity": float(best["value"]) - control_score,
-                "recommended_layer": recommended,
-                "expected_layer": _summary_value(df, key, "expected_layer"),
-                "center_of_gravity": _summary_value(df, key, "center_of_gravity"),
-            }
-        )
-    return pd.DataFrame(rows)
-
 
 def plot_layer_curves(curves: pd.DataFrame, path: Path) -> Path:
     """Score per layer for every task (one panel per model/checkpoint/probe)."""
@@ -176,8 +49,10 @@ def plot_layer_curves(curves: pd.DataFrame, path: Path) -> Path:
         ax.set_visible(False)
     tasks = sorted(curves["task"].unique())
     colors = {t: plt.cm.tab10(i % 10) for i, t in enumerate(tasks)}
+    metrics = []  # per panel: the headline metrics it shows
     for ax, (model, ckpt, probe) in zip(flat, panels):
         sub = curves[(curves["model"] == model) & (curves["checkpoint"] == ckpt) & (curves["probe"] == probe)]
+        metrics.append(tuple(sorted(sub["metric"].unique())))
         for (task, is_control), g in sub.groupby(["task", "is_control"]):
             g = g.sort_values("layer")
             style = "--" if is_control else "-"
@@ -190,10 +65,11 @@ def plot_layer_curves(curves: pd.DataFrame, path: Path) -> Path:
         ax.set_xlabel("layer (0 = embeddings)")
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.set_ylabel("score (headline metric)")
-    # Panels of one model share a y-range, so checkpoints and probes compare at a glance.
-    for model in {panel[0] for panel in panels}:
-        same = [ax for ax, panel in zip(flat, panels) if panel[0] == model]
+        ax.set_ylabel(metrics[-1][0] if len(metrics[-1]) == 1 else "score (headline metric)")
+    # Panels of one model with the same metrics share a y-range, so checkpoints and probes compare
+    # at a glance (an MDL compression ratio would flatten accuracies).
+    for key in {(panel[0], m) for panel, m in zip(panels, metrics)}:
+        same = [ax for ax, panel, m in zip(flat, panels, metrics) if (panel[0], m) == key]
         low = min(ax.get_ylim()[0] for ax in same)
         high = max(ax.get_ylim()[1] for ax in same)
         for ax in same:
@@ -239,18 +115,6 @@ def plot_task_heatmap(curves: pd.DataFrame, path: Path) -> Path:
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
-
-
-def cka_matrices(scores: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Layer x layer linear CKA per model/checkpoint, from ``probe="cka"`` rows (``metric="cka_l{j}"``)."""
-    df = _prepare(scores)
-    rows = df[(df["probe"] == "cka") & df["metric"].str.startswith("cka_l")].copy()
-    out = {}
-    for (model, ckpt), group in rows.groupby(["model", "checkpoint"]):
-        group = group.assign(other=group["metric"].str[len("cka_l"):].astype(int))
-        name = " / ".join(x for x in (model, ckpt) if x)
-        out[name] = group.pivot_table(index="layer", columns="other", values="value").sort_index()
-    return out
 
 
 def plot_cka(matrices: dict[str, pd.DataFrame], path: Path) -> Path:
@@ -310,6 +174,7 @@ def write_report(
     *,
     config: dict | None = None,
     title: str = "probekit layer-utility report",
+    description: str = "",
     extra_sections: Iterable[tuple[str, str]] = (),
 ) -> Path:
     """Write the full report for ``scores`` into ``out_dir`` and return the HTML path.
@@ -323,6 +188,8 @@ def write_report(
     config : dict, optional
         The resolved configuration that produced ``scores``; stored verbatim in ``config.json``
         and shown in the report.
+    description : str, optional
+        What the study is (a suite's ``description``), shown under the title.
     extra_sections : iterable of (heading, markdown text)
         Free-form sections (e.g. the transfer chain's headline numbers) appended in order.
     """
@@ -348,7 +215,8 @@ def write_report(
         "at the best layer (Hewitt & Liang 2019); expected_layer: E_delta over the cumulative "
         "scalar mix (Tenney et al. 2019); center_of_gravity: E_s of the scalar-mix weights."
     )
-    md = [f"# {title}", "", "## Layer utility", "", explanation, "", _markdown_table(shown), ""]
+    md = [f"# {title}", "", *([description, ""] if description else []),
+          "## Layer utility", "", explanation, "", _markdown_table(shown), ""]
     for heading, path in figures:
         md += [f"## {heading}", "", f"![{heading}]({path.name})", ""]
     for heading, text in extra_sections:
@@ -356,7 +224,8 @@ def write_report(
     md += ["## Resolved configuration", "", "```json", json.dumps(config or {}, indent=2, sort_keys=True, default=str), "```", ""]
     atomic_write_text(out / "report.md", "\n".join(md))
 
-    parts = [f"<h1>{html.escape(title)}</h1>", "<h2>Layer utility</h2>",
+    parts = [f"<h1>{html.escape(title)}</h1>", *([f"<p>{html.escape(description)}</p>"] if description else []),
+             "<h2>Layer utility</h2>",
              f"<p class='note'>{html.escape(explanation)}</p>", _html_table(shown)]
     for heading, path in figures:
         data = base64.b64encode(path.read_bytes()).decode("ascii")

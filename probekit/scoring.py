@@ -1,5 +1,6 @@
-"""Layer-wise scores: metrics with bootstrap CIs, selectivity, expected layer, centre of gravity,
-MDL online codelength and linear CKA. Pure numpy/pandas; every function is doctested.
+"""Layer-wise scores: metrics with bootstrap CIs, selectivity, expected layer, centre of gravity
+and linear CKA. Pure numpy/pandas; every function is doctested. (The MDL online codelength lives
+with the online-code procedure in :mod:`probekit.probes.mdl`, a level below.)
 
 All results become *tidy rows* with the columns of :data:`SCORE_COLUMNS`; layer-level summaries
 (best layer, expected layer, centre of gravity, MDL totals) are rows with an empty ``layer``.
@@ -16,12 +17,6 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "model", "checkpoint", "task", "control", "probe", "layer", "seed", "split",
     "metric", "value", "ci_low", "ci_high", "n_train", "n_eval",
 )  # fmt: skip
-
-# Voita & Titov (2020): block boundaries as fractions of the training data.
-MDL_FRACTIONS: tuple[float, ...] = (
-    0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.0625, 0.125, 0.25, 0.5, 1.0,
-)  # fmt: skip
-
 
 # ---------------------------------------------------------------------------------------------
 # Metrics
@@ -262,62 +257,6 @@ def best_layer(scores: Sequence[float]) -> int:
     1
     """
     return int(np.argmax(np.asarray(scores, dtype=np.float64)))
-
-
-# ---------------------------------------------------------------------------------------------
-# MDL (Voita & Titov 2020, online code)
-# ---------------------------------------------------------------------------------------------
-def mdl_block_ends(n: int, fractions: Sequence[float] = MDL_FRACTIONS) -> np.ndarray:
-    """End index of every block: ``ceil(f * n)``, strictly increasing, last one ``n``.
-
-    >>> mdl_block_ends(10000).tolist()
-    [10, 20, 40, 80, 160, 320, 625, 1250, 2500, 5000, 10000]
-    >>> mdl_block_ends(300).tolist()  # tiny data: repeated boundaries collapse
-    [1, 2, 3, 5, 10, 19, 38, 75, 150, 300]
-    """
-    ends = np.ceil(np.asarray(fractions) * n - 1e-9).astype(np.int64)
-    ends = np.unique(np.clip(ends, 1, n))
-    return ends
-
-
-def uniform_codelength(n: int, n_classes: int) -> float:
-    """Bits to send ``n`` labels with the uniform code: ``n log2 K``.
-
-    >>> uniform_codelength(8, 4)
-    16.0
-    """
-    return float(n * np.log2(n_classes))
-
-
-def online_codelength(
-    first_block: int, n_classes: int, block_log2_probs: Sequence[np.ndarray]
-) -> dict:
-    """Online codelength from the log2-probabilities each block's labels got from the model
-    trained on all earlier blocks.
-
-    Parameters
-    ----------
-    first_block : int
-        Size of the first block, sent with the uniform code.
-    n_classes : int
-    block_log2_probs : list of arrays
-        ``log2 p(y_i | x_i)`` for the examples of blocks 2..; block ``i`` scored by the probe
-        trained on blocks ``1..i-1``.
-
-    Returns
-    -------
-    dict with ``codelength`` (bits), ``uniform`` (bits), ``compression`` (uniform / online)
-    and ``n``.
-
-    >>> r = online_codelength(2, 4, [np.log2([0.5, 0.5]), np.log2([1.0, 1.0, 0.25, 0.25])])
-    >>> r["codelength"], r["uniform"], r["compression"]
-    (10.0, 16.0, 1.6)
-    """
-    parts = [np.asarray(b, dtype=np.float64) for b in block_log2_probs]
-    n = first_block + sum(len(b) for b in parts)
-    uniform = uniform_codelength(n, n_classes)
-    code = uniform_codelength(first_block, n_classes) - sum(float(b.sum()) for b in parts)
-    return {"codelength": code, "uniform": uniform, "compression": uniform / code, "n": n}
 
 
 # ---------------------------------------------------------------------------------------------

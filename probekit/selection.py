@@ -166,7 +166,7 @@ def scores_fingerprint(scores: pd.DataFrame) -> str:
 
 
 def _headline_metric(rows: pd.DataFrame) -> str:
-    from probekit.report import primary_metric
+    from probekit.analysis import primary_metric
 
     return primary_metric(rows, rows["task"].iloc[0])
 
@@ -266,9 +266,9 @@ def choose_from_curve(curve: pd.DataFrame, strategy: str, *, n_layers: int | Non
     if strategy == "best":
         return [best], "single", None
     if strategy == "cost_aware":
-        high = curve["ci_high"].to_numpy(dtype=float)
-        high = np.where(np.isnan(high), values, high)
-        return [layers[int(np.flatnonzero(high >= best_value - 1e-12)[0])]], "single", None
+        from probekit.analysis import earliest_within_ci
+
+        return [earliest_within_ci(curve)], "single", None
     match = _PARAMETRIC.match(strategy)
     if match:
         kind, k = match.group(1), int(match.group(2))

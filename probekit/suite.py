@@ -4,7 +4,7 @@ A suite names models, tasks (with their data) and probes; layers and seeds are s
 one file per layer. Paths are relative to the suite file (or to ``data.root``), every key is
 validated against a schema with a "did you mean" hint, ``--set key.path=value`` overrides any
 scalar, and the *resolved* configuration (absolute paths, defaults filled in) is what every report
-stores.
+stores. Every key is used: one the runner would not pass on is refused, naming the suite line.
 
 Example (``probes/ewt.toml``)::
 
@@ -28,6 +28,10 @@ Example (``probes/ewt.toml``)::
     [probes]
     linear = { weight_decay = 1e-4 }
     mlp = { hidden_layer_sizes = [256], dropout = 0.2 }
+
+Three steps, each usable alone: :func:`load_suite` (parse + schema), :func:`check_suite` (files,
+models and values, without running anything; ``probekit validate``) and :func:`plan_units` /
+:func:`run_suite` (``probekit run``, ``--dry-run`` lists the plan).
 """
 
 from __future__ import annotations
@@ -35,29 +39,109 @@ from __future__ import annotations
 import copy
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-try:
-    import tomllib
-except ImportError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
-
 from probekit.errors import ConfigError
+from probekit.io import tomllib
 
 # Allowed keys per section, with defaults (None = required or optional without default).
 TOP_KEYS = {"name": None, "description": "", "seeds": [0], "data": {}, "models": [], "tasks": [],
-            "probes": {}, "extract": {}, "scoring": {}, "transfer": {}, "report": {}}
+            "probes": {}, "extract": {}, "scoring": {}, "report": {}}
 DATA_KEYS = {"root": None, "synthetic": None}
 MODEL_KEYS = {"id": None, "path": None, "layers": "all", "checkpoint": ""}
 TASK_KEYS = {"name": None, "train": None, "eval": None, "control": False, "max_train": None,
              "max_eval": None, "span_pooling": "mean"}
 SYNTHETIC_KEYS = {"domain": "general", "lang": "en", "train_sentences": 2000, "eval_sentences": 500, "seed": 0}
-EXTRACT_KEYS = {"word_pooling": "mean", "sentence_pooling": "mean", "dtype": "float32", "store_dtype": "float16",
-                "max_tokens_per_batch": 4096}
+# sentence_pooling "words": sentence tasks use the mean of the word vectors (no sentence vectors
+# are extracted); mean/first/cls/last extract one vector per sentence (probekit.extract.extract).
+# max_tokens_per_batch "auto": probekit.extract's budget for the device.
+EXTRACT_KEYS = {"word_pooling": "mean", "sentence_pooling": "words", "dtype": "float32", "store_dtype": "float16",
+                "max_tokens_per_batch": "auto"}
 SCORING_KEYS = {"bootstrap": 1000, "confidence": 0.95, "mdl": False, "cka": True}
 REPORT_KEYS = {"title": None}
+# Sections that exist elsewhere in probekit but that `probekit run` does not run: refused, not ignored.
+NOT_RUN = {"transfer": "[transfer] stages are run by `probekit transfer {path}`, not by `probekit run`; run them "
+           "there and list the checkpoint folders they write as [[models]] (path = \"<out>/<stage>\"), or "
+           "keep the chain in its own file"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Where a key is: suite lines for error messages.
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\[\]]+?)\s*\]\]?\s*(?:#.*)?$")
+_KEY = re.compile(r"""^\s*((?:[\w-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[\w-]+|"[^"]*"|'[^']*'))*)\s*=(.*)$""")
+_STRINGS = re.compile(r'"(?:\\.|[^"\\])*"|\'[^\']*\'')
+
+
+def _dotted(text: str) -> list[str]:
+    return [a or b or c for a, b, c in re.findall(r'"([^"]*)"|\'([^\']*)\'|([\w-]+)', text)]
+
+
+def key_lines(text: str) -> dict[tuple, int]:
+    """Line (1-based) of every table header and key of a TOML text, by path with list indices.
+
+    >>> lines = key_lines('name = "x"\\n[[tasks]]\\nname = "pos"\\n[[tasks]]\\nname = "deps"\\n[probes]\\nmlp = {}\\n')
+    >>> lines[("name",)], lines[("tasks", 1)], lines[("tasks", 1, "name")], lines[("probes", "mlp")]
+    (1, 4, 5, 7)
+    """
+    lines: dict[tuple, int] = {}
+    arrays: dict[tuple, int] = {}  # resolved path of an array of tables -> index of its last entry
+    table: tuple = ()
+    depth = 0  # brackets still open in a multi-line value
+    for number, line in enumerate(text.splitlines(), start=1):
+        if depth > 0:
+            bare = _STRINGS.sub("", line).split("#")[0]
+            depth += bare.count("[") + bare.count("{") - bare.count("]") - bare.count("}")
+            continue
+        header = _HEADER.match(line)
+        if header:
+            parts, resolved = _dotted(header.group(2)), []
+            for i, part in enumerate(parts):
+                resolved.append(part)
+                last = i == len(parts) - 1
+                if not last and tuple(resolved) in arrays:
+                    resolved.append(arrays[tuple(resolved)])
+            if header.group(1) == "[[":
+                lines.setdefault(tuple(resolved), number)
+                arrays[tuple(resolved)] = arrays.get(tuple(resolved), -1) + 1
+                resolved.append(arrays[tuple(resolved)])
+            table = tuple(resolved)
+            lines.setdefault(table, number)
+            continue
+        key = _KEY.match(line)
+        if key:
+            lines.setdefault(table + tuple(_dotted(key.group(1))), number)
+            value = _STRINGS.sub("", key.group(2)).split("#")[0]
+            depth = value.count("[") + value.count("{") - value.count("]") - value.count("}")
+    return lines
+
+
+@dataclass
+class _Where:
+    """Renders ``file:line: [section]`` for a key path (falls back to the enclosing table's line;
+    a value set with ``--set`` says so instead)."""
+
+    path: Path | None
+    lines: dict = field(default_factory=dict)
+    overridden: set = field(default_factory=set)
+
+    def __call__(self, *keypath: Any, section: str | None = None) -> str:
+        label = section or self.label(keypath)
+        for cut in range(len(keypath), 0, -1):
+            if keypath[:cut] in self.overridden:
+                return f"{self.path or '<suite>'}: [{label}] (set by --set)"
+            if keypath[:cut] in self.lines:
+                return f"{self.path or '<suite>'}:{self.lines[keypath[:cut]]}: [{label}]"
+        return f"{self.path or '<suite>'}: [{label}]"
+
+    @staticmethod
+    def label(keypath: tuple) -> str:
+        out = ""
+        for part in keypath:
+            out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        return out or "top level"
 
 
 @dataclass
@@ -74,27 +158,31 @@ class Suite:
 
     path: Path | None
     config: dict
+    where: _Where = field(default_factory=lambda: _Where(None), repr=False)
 
     @property
     def name(self) -> str:
         return self.config["name"]
 
 
-def _where(path: Path | None, section: str) -> str:
-    return f"{path or '<suite>'}: [{section}]"
-
-
-def _check_keys(given: dict, allowed: dict, path: Path | None, section: str) -> dict:
+def _check_keys(given: dict, allowed: dict, where: _Where, *table: Any, section: str | None = None) -> dict:
     if not isinstance(given, dict):
-        raise ConfigError(f"{_where(path, section)} must be a table, got {type(given).__name__}")
+        raise ConfigError(f"{where(*table, section=section)} must be a table, got {type(given).__name__}")
     for key in given:
         if key not in allowed:
             hint = difflib.get_close_matches(key, list(allowed), n=1) or [k for k in allowed if key in k][:1]
             fix = f"did you mean {hint[0]!r}?" if hint else f"valid keys: {', '.join(sorted(allowed))}"
-            raise ConfigError(f"{_where(path, section)}: unknown key {key!r}; {fix}")
+            raise ConfigError(f"{where(*table, key, section=section or where.label(table))}: unknown key {key!r}; {fix}")
     resolved = copy.deepcopy(allowed)
     resolved.update(given)
     return resolved
+
+
+def _choice(value: Any, valid: tuple, where: str, key: str) -> None:
+    if value not in valid:
+        hint = difflib.get_close_matches(str(value), [str(v) for v in valid], n=1)
+        raise ConfigError(f"{where}: {key} = {value!r} is not one of {', '.join(map(repr, valid))}"
+                          + (f"; did you mean {hint[0]!r}?" if hint else ""))
 
 
 def parse_layers(spec: Any, n_layers: int | None = None) -> list[int] | str:
@@ -135,6 +223,40 @@ def _coerce(text: str) -> Any:
         return text
 
 
+def _apply_overrides(raw: dict, overrides: list[str]) -> tuple[dict, set]:
+    """:func:`apply_overrides`, also returning the key paths (list indices resolved) it set."""
+    raw = copy.deepcopy(raw)
+    touched = set()
+    for item in overrides:
+        if "=" not in item or not item.split("=", 1)[0].strip():
+            raise ConfigError(f"bad --set {item!r}; expected key.path=value, e.g. data.root=/data "
+                              "or models.minilm.layers=[0,6]")
+        key, value = item.split("=", 1)
+        parts = key.strip().split(".")
+        node: Any = raw
+        resolved: list = []
+        for i, part in enumerate(parts[:-1]):
+            if isinstance(node, list):
+                match = [(j, x) for j, x in enumerate(node)
+                         if str(j) == part or (isinstance(x, dict) and part in (x.get("id"), x.get("name")))]
+                if not match:
+                    names = [x.get("id") or x.get("name") for x in node if isinstance(x, dict)]
+                    raise ConfigError(f"--set {item!r}: no entry {part!r} under {'.'.join(parts[:i]) or 'top'}; "
+                                      f"entries: {', '.join(map(str, names)) or 'none'} (or an index)")
+                resolved.append(match[0][0])
+                node = match[0][1]
+            elif isinstance(node, dict):
+                node = node.setdefault(part, {})
+                resolved.append(part)
+            else:
+                raise ConfigError(f"--set {item!r}: {'.'.join(parts[:i])} is a value, not a table")
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {item!r}: {'.'.join(parts[:-1])} is a list; name an entry by id, name or index")
+        node[parts[-1]] = _coerce(value.strip())
+        touched.add(tuple(resolved + [parts[-1]]))
+    return raw, touched
+
+
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     """Apply ``key.path=value`` overrides; list items are addressed by index or by ``id``/``name``.
 
@@ -143,110 +265,202 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     >>> apply_overrides({"tasks": [{"name": "pos", "control": False}]}, ["tasks.pos.control=true"])["tasks"][0]
     {'name': 'pos', 'control': True}
     """
-    raw = copy.deepcopy(raw)
-    for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"bad override {item!r}; expected key.path=value, e.g. data.root=/data")
-        key, value = item.split("=", 1)
-        parts = key.strip().split(".")
-        node: Any = raw
-        for i, part in enumerate(parts[:-1]):
-            if isinstance(node, list):
-                match = [x for j, x in enumerate(node) if str(j) == part or x.get("id") == part or x.get("name") == part]
-                if not match:
-                    raise ConfigError(f"override {item!r}: no list entry {part!r} under {'.'.join(parts[:i]) or 'top'}")
-                node = match[0]
-            else:
-                node = node.setdefault(part, {})
-        node[parts[-1]] = _coerce(value.strip())
-    return raw
+    return _apply_overrides(raw, overrides)[0]
 
 
-def resolve(raw: dict, path: Path | None = None) -> Suite:
-    """Validate ``raw`` (a parsed suite) and return the resolved :class:`Suite`."""
-    config = _check_keys(raw, TOP_KEYS, path, "top level")
+def resolve(raw: dict, path: Path | None = None, *, where: _Where | None = None) -> Suite:
+    """Validate ``raw`` (a parsed suite) and return the resolved :class:`Suite`.
+
+    Checks every key and every value that needs no file system (names, choices, types); files and
+    models are checked by :func:`check_suite`.
+    """
+    where = where or _Where(path)
+    for section, why in NOT_RUN.items():
+        if section in raw:
+            raise ConfigError(f"{where(section)}: {why.format(path=path or 'SUITE')}")
+    config = _check_keys(raw, TOP_KEYS, where, section="top level")
     if not config["name"]:
-        raise ConfigError(f"{_where(path, 'top level')}: missing required key 'name'")
+        raise ConfigError(f"{where(section='top level')}: missing required key 'name'")
+    if not isinstance(config["seeds"], list) or not config["seeds"] or not all(isinstance(s, int) for s in config["seeds"]):
+        raise ConfigError(f"{where('seeds')}: seeds must be a non-empty list of integers, e.g. [0, 1, 2]")
     base = path.parent.resolve() if path else Path.cwd()
-    data = _check_keys(config["data"], DATA_KEYS, path, "data")
+    data = _check_keys(config["data"], DATA_KEYS, where, "data")
     if data["root"] is not None:
         data["root"] = str((base / data["root"]).resolve())
     if data["synthetic"] is not None:
-        data["synthetic"] = _check_keys(data["synthetic"], SYNTHETIC_KEYS, path, "data.synthetic")
+        data["synthetic"] = _check_keys(data["synthetic"], SYNTHETIC_KEYS, where, "data", "synthetic")
     config["data"] = data
     data_base = Path(data["root"]) if data["root"] else base
 
+    from probekit.extract.models import MINILM_ALIASES
+
+    if not isinstance(config["models"], list):
+        raise ConfigError(f"{where('models')}: models must be [[models]] tables")
     models = []
     for i, model in enumerate(config["models"]):
-        model = _check_keys(model, MODEL_KEYS, path, f"models[{i}]")
+        model = _check_keys(model, MODEL_KEYS, where, "models", i)
         if not model["path"]:
-            raise ConfigError(f"{_where(path, f'models[{i}]')}: missing 'path' (a folder, 'pkg:PACKAGE/sub' or 'minilm')")
-        if not str(model["path"]).startswith("pkg:") and model["path"] != "minilm" and "/" in str(model["path"]):
-            candidate = base / model["path"]
-            model["path"] = str(candidate.resolve()) if candidate.exists() else model["path"]
-        model["id"] = model["id"] or Path(str(model["path"])).name
-        model["layers"] = parse_layers(model["layers"])
+            raise ConfigError(f"{where('models', i)}: missing 'path' (a folder, 'pkg:PACKAGE/sub' or 'minilm')")
+        spec = str(model["path"])
+        # A folder is relative to the suite file; aliases, pkg: and Hub ids are resolved (like
+        # every verb's --model) by probekit.extract.models.resolve_model.
+        if not spec.startswith("pkg:") and spec.lower() not in MINILM_ALIASES and (base / spec).exists():
+            model["path"] = str((base / spec).resolve())
+        model["id"] = model["id"] or Path(spec).name
+        try:
+            model["layers"] = parse_layers(model["layers"])
+        except ConfigError as err:
+            raise ConfigError(f"{where('models', i, 'layers')}: {err}") from None
         models.append(model)
     if not models:
-        raise ConfigError(f"{_where(path, 'models')}: a suite needs at least one [[models]] entry")
+        raise ConfigError(f"{where('models', section='models')}: a suite needs at least one [[models]] entry")
+    ids = [m["id"] for m in models]
+    for i, model_id in enumerate(ids):
+        if ids.index(model_id) != i:
+            raise ConfigError(f"{where('models', i, 'id')}: model id {model_id!r} is used twice; give each an id")
     config["models"] = models
 
+    from probekit.tasks import TASKS
+
     tasks = []
-    for i, task in enumerate(config["tasks"]):
-        task = _check_keys(task, TASK_KEYS, path, f"tasks[{i}]")
+    for i, task in enumerate(config["tasks"] if isinstance(config["tasks"], list) else []):
+        task = _check_keys(task, TASK_KEYS, where, "tasks", i)
         if not task["name"]:
-            raise ConfigError(f"{_where(path, f'tasks[{i}]')}: missing 'name' (a task registry name such as 'pos')")
+            raise ConfigError(f"{where('tasks', i)}: missing 'name' (a task registry name such as 'pos')")
+        if task["name"] not in TASKS:
+            hint = difflib.get_close_matches(str(task["name"]), list(TASKS), n=1)
+            raise ConfigError(f"{where('tasks', i, 'name')}: unknown task {task['name']!r}; "
+                              + (f"did you mean {hint[0]!r}?" if hint else f"valid: {', '.join(sorted(TASKS))}"))
         for split in ("train", "eval"):
             files = task[split]
             if files is None:
                 if data["synthetic"] is None:
-                    raise ConfigError(f"{_where(path, f'tasks[{i}]')}: task {task['name']!r} needs '{split}' "
+                    raise ConfigError(f"{where('tasks', i)}: task {task['name']!r} needs '{split}' "
                                       "(a data file or a list of files to align), or a [data.synthetic] table")
                 continue  # the generated corpus serves this split
             files = files if isinstance(files, list) else [files]
             task[split] = [str((data_base / f).resolve()) for f in files]
+        for key in ("max_train", "max_eval"):
+            if task[key] is not None and (not isinstance(task[key], int) or task[key] < 1):
+                raise ConfigError(f"{where('tasks', i, key)}: {key} must be a positive number of sentences")
         tasks.append(task)
     if not tasks:
-        raise ConfigError(f"{_where(path, 'tasks')}: a suite needs at least one [[tasks]] entry")
+        raise ConfigError(f"{where('tasks', section='tasks')}: a suite needs at least one [[tasks]] entry")
     config["tasks"] = tasks
-    config["extract"] = _check_keys(config["extract"], EXTRACT_KEYS, path, "extract")
-    config["scoring"] = _check_keys(config["scoring"], SCORING_KEYS, path, "scoring")
-    config["report"] = _check_keys(config["report"], REPORT_KEYS, path, "report")
+    config["extract"] = _check_keys(config["extract"], EXTRACT_KEYS, where, "extract")
+    config["scoring"] = _check_keys(config["scoring"], SCORING_KEYS, where, "scoring")
+    config["report"] = _check_keys(config["report"], REPORT_KEYS, where, "report")
+    _check_values(config, where)
     if not config["probes"]:
         config["probes"] = {"linear": {}}
-    _check_probes(config["probes"], path)
-    return Suite(path=path, config=config)
+    _check_probes(config["probes"], config["tasks"], where)
+    return Suite(path=path, config=config, where=where)
 
 
-def _check_probes(probes: dict, path: Path | None) -> None:
-    """Probe names must be registered and their options must be estimator parameters."""
-    from probekit.run_probes import PROBES
+def _check_values(config: dict, where: _Where) -> None:
+    """Values every stage would only reject later (or, worse, pass on unchecked)."""
+    from probekit.extract.engine import DTYPE_ALIASES, DTYPES, SENTENCE_POOLINGS, STORE_DTYPES, WORD_POOLINGS
+    from probekit.extract.reps import SPAN_POOLINGS
 
+    ext = config["extract"]
+    _choice(ext["word_pooling"], WORD_POOLINGS, where("extract", "word_pooling"), "word_pooling")
+    _choice(ext["sentence_pooling"], ("words", *SENTENCE_POOLINGS), where("extract", "sentence_pooling"),
+            "sentence_pooling")
+    _choice(ext["dtype"], (*DTYPES, *DTYPE_ALIASES), where("extract", "dtype"), "dtype")
+    _choice(ext["store_dtype"], STORE_DTYPES, where("extract", "store_dtype"), "store_dtype")
+    budget = ext["max_tokens_per_batch"]
+    if budget != "auto" and (not isinstance(budget, int) or isinstance(budget, bool) or budget < 8):
+        raise ConfigError(f"{where('extract', 'max_tokens_per_batch')}: max_tokens_per_batch = {budget!r}; use "
+                          "'auto' or a token budget per batch (an integer, e.g. 4096)")
+    sc = config["scoring"]
+    if not isinstance(sc["bootstrap"], int) or isinstance(sc["bootstrap"], bool) or sc["bootstrap"] < 1:
+        raise ConfigError(f"{where('scoring', 'bootstrap')}: bootstrap = {sc['bootstrap']!r}; use a number of "
+                          "bootstrap resamples, e.g. 1000")
+    if not isinstance(sc["confidence"], (int, float)) or not 0 < sc["confidence"] < 1:
+        raise ConfigError(f"{where('scoring', 'confidence')}: confidence = {sc['confidence']!r}; use a level "
+                          "between 0 and 1, e.g. 0.95")
+    for key in ("mdl", "cka"):
+        if not isinstance(sc[key], bool):
+            raise ConfigError(f"{where('scoring', key)}: {key} = {sc[key]!r}; use true or false")
+    for i, task in enumerate(config["tasks"]):
+        _choice(task["span_pooling"], SPAN_POOLINGS, where("tasks", i, "span_pooling"), "span_pooling")
+        if not isinstance(task["control"], bool):
+            raise ConfigError(f"{where('tasks', i, 'control')}: control = {task['control']!r}; use true or false")
+
+
+def _check_probes(probes: dict, tasks: list[dict], where: _Where) -> None:
+    """Probe names must be registered, their options estimator parameters, and each probe must
+    apply to at least one of the suite's tasks (a probe that would never run is refused)."""
+    from probekit.probes.registry import PROBES, RUNNER_PARAMS
+    from probekit.tasks import get_task
+
+    if not isinstance(probes, dict):
+        raise ConfigError(f"{where('probes')}: [probes] must be a table of probe = {{options}}")
     for name, params in probes.items():
         if name not in PROBES:
             hint = difflib.get_close_matches(name, list(PROBES), n=1)
-            raise ConfigError(f"{_where(path, 'probes')}: unknown probe {name!r}; "
+            raise ConfigError(f"{where('probes', name, section='probes')}: unknown probe {name!r}; "
                               + (f"did you mean {hint[0]!r}?" if hint else f"valid: {', '.join(PROBES)}"))
-        valid = PROBES[name]().get_params()
-        _check_keys(params, valid, path, f"probes.{name}")
+        spec = PROBES[name]
+        for key in RUNNER_PARAMS:
+            if isinstance(params, dict) and key in params:
+                raise ConfigError(f"{where('probes', name, key, section=f'probes.{name}')}: {key!r} is set by "
+                                  "the runner (random_state: the suite's seeds; device: the machine)")
+        _check_keys(params, spec.params(), where, "probes", name)
+        if not any(spec.applies_to(get_task(task["name"])) for task in tasks):
+            raise ConfigError(f"{where('probes', name, section='probes')}: probe {name!r} applies to "
+                              f"{spec.applies_to_text()}; none of this suite's tasks is one")
 
 
 def load_suite(path: str | Path, overrides: list[str] | None = None) -> Suite:
-    """Read, override and resolve a suite file."""
+    """Read, override and resolve a suite file (schema and values; see :func:`check_suite`)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"suite file {path} not found; suites live in probes/ (e.g. probes/demo.toml)")
+    text = path.read_text(encoding="utf-8")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from err
-    return resolve(apply_overrides(raw, overrides or []), path)
+    raw, touched = _apply_overrides(raw, overrides or [])
+    return resolve(raw, path, where=_Where(path, key_lines(text), touched))
+
+
+def check_suite(suite: Suite) -> list[str]:
+    """Everything :func:`load_suite` cannot see without the file system: every data file exists
+    and is readable as a corpus, every model resolves to a checkpoint folder. Returns one message
+    per problem (empty: ready to run); runs nothing."""
+    from probekit.errors import ProbekitError
+    from probekit.extract.models import resolve_model
+
+    problems = []
+    for i, model in enumerate(suite.config["models"]):
+        try:
+            resolve_model(model["path"])
+        except ProbekitError as err:
+            problems.append(f"{suite.where('models', i, 'path')}: model {model['id']!r}: {err}")
+    for i, task in enumerate(suite.config["tasks"]):
+        for split in ("train", "eval"):
+            for f in task[split] or []:
+                if not Path(f).is_file():
+                    hint = " (set data.root, e.g. --set data.root=/path/to/data)" if suite.config["data"]["root"] else ""
+                    problems.append(f"{suite.where('tasks', i, split)}: task {task['name']!r}: {split} file {f} "
+                                    f"not found{hint}")
+                elif Path(f).suffix.lower() not in _CORPUS_SUFFIXES:
+                    problems.append(f"{suite.where('tasks', i, split)}: task {task['name']!r}: {f} is not a "
+                                    f"corpus file ({', '.join(_CORPUS_SUFFIXES)})")
+    return problems
+
+
+_CORPUS_SUFFIXES = (".conllu", ".conll", ".iob2", ".bio", ".txt", ".jsonl", ".json")
 
 
 # ---------------------------------------------------------------------------------------------
 # Running a suite: data -> (cached) extraction -> probes on every layer -> scores table -> report.
 
-RUN_VERSION = 1  # bump when a change alters the scores a finished unit would produce
+# Code version of the probing stage: bump when a change alters the scores a finished unit would
+# produce. The unit key also carries the extraction stage's CODE_VERSION and the data's content.
+RUN_VERSION = 2
 
 
 def _read_split(files: list[str]) -> list:
@@ -261,111 +475,192 @@ def _read_split(files: list[str]) -> list:
     return list(merged)
 
 
+def _generated(suite: Suite, split: str, generated: dict | None) -> list:
+    spec = suite.config["data"]["synthetic"]
+    cache_key = (split, tuple(sorted(spec.items())))
+    if generated is not None and cache_key in generated:
+        return generated[cache_key]
+    from probekit.data import synthetic
+
+    n = spec["train_sentences"] if split == "train" else spec["eval_sentences"]
+    # Different seeds per split: evaluation sentences are never training sentences.
+    seed = spec["seed"] * 2 + (split == "eval")
+    sentences = synthetic.generate(n, domain=spec["domain"], lang=spec["lang"], seed=seed)
+    if generated is not None:
+        generated[cache_key] = sentences
+    return sentences
+
+
 def load_task_data(suite: Suite, task: dict, generated: dict | None = None) -> tuple[list, list]:
     """Training and evaluation sentences of one suite task (files, or the generated corpus)."""
     splits = []
     for split in ("train", "eval"):
-        if task[split] is not None:
-            sentences = _read_split(task[split])
-        else:
-            spec = suite.config["data"]["synthetic"]
-            cache_key = (split, tuple(sorted(spec.items())))
-            if generated is None or cache_key not in generated:
-                from probekit.data.synthetic import generate
-
-                n = spec["train_sentences"] if split == "train" else spec["eval_sentences"]
-                # Different seeds per split: evaluation sentences are never training sentences.
-                seed = spec["seed"] * 2 + (split == "eval")
-                sentences = generate(n, domain=spec["domain"], lang=spec["lang"], seed=seed)
-                if generated is not None:
-                    generated[cache_key] = sentences
-            sentences = generated[cache_key] if generated is not None else sentences
+        sentences = _read_split(task[split]) if task[split] is not None else _generated(suite, split, generated)
         limit = task["max_train" if split == "train" else "max_eval"]
         splits.append(sentences[:limit] if limit else sentences)
     return splits[0], splits[1]
 
 
-def _unit_key(suite: Suite, model: dict, task: dict) -> str:
+def _data_identity(suite: Suite, task: dict, generated: dict | None) -> dict:
+    """Content identity of a unit's data: each file's digest, and for generated splits a digest of
+    the sentences themselves (so a changed generator can never reuse old results)."""
+    from probekit.cache import file_digest
+    from probekit.data.records import content_digest
+
+    out = {}
+    for split in ("train", "eval"):
+        if task[split] is not None:
+            out[split] = {f: file_digest(f) for f in task[split]}
+        else:
+            digests = generated.setdefault("digests", {}) if generated is not None else {}
+            spec_key = (split, tuple(sorted(suite.config["data"]["synthetic"].items())))
+            if spec_key not in digests:
+                digests[spec_key] = content_digest(_generated(suite, split, generated))
+            out[split] = {"generated": digests[spec_key]}
+    return out
+
+
+# Settings that change how fast a unit runs, never its scores: not part of its key.
+_SPEED_ONLY = {"extract": ("max_tokens_per_batch",)}
+
+
+def _unit_key(suite: Suite, model: dict, task: dict, generated: dict | None = None) -> str:
     """Key of one (model, task) unit: resolved parameters, the content of the model and of the
-    data files (never their paths or modification times alone) and :data:`RUN_VERSION`."""
-    from probekit.cache import file_digest, stage_key
-    from probekit.extract.models import folder_identity, resolve_source
-    from probekit.run_probes import resolve_model
+    data (file digests; generated sentences by content), never paths or modification times, and
+    the code versions of the stages it runs (:data:`RUN_VERSION`, extraction's ``CODE_VERSION``)."""
+    from probekit.cache import stage_key
+    from probekit.extract import CODE_VERSION
+    from probekit.extract.models import folder_identity, resolve_model
 
     cfg = suite.config
-    data_files = [f for split in ("train", "eval") for f in (task[split] or [])]
+    extract = {k: v for k, v in cfg["extract"].items() if k not in _SPEED_ONLY["extract"]}
     return stage_key(
-        "suite-unit", RUN_VERSION,
-        model={**model, "identity": folder_identity(resolve_source(resolve_model(model["path"])))},
-        task=task, data={f: file_digest(f) for f in data_files}, seeds=cfg["seeds"],
-        probes=cfg["probes"], extract=cfg["extract"], scoring=cfg["scoring"],
-        synthetic=cfg["data"]["synthetic"],
+        "suite-unit", RUN_VERSION, extract_version=CODE_VERSION,
+        model={**model, "identity": folder_identity(resolve_model(model["path"]))},
+        task=task, data=_data_identity(suite, task, generated), seeds=cfg["seeds"],
+        probes=cfg["probes"], extract=extract, scoring=cfg["scoring"],
     )
+
+
+@dataclass
+class Unit:
+    """One (model, task) unit of a suite, or a model's layer-similarity unit (``task`` = ``None``)."""
+
+    model: dict
+    task: dict | None
+    key: str
+    file: Path
+
+    @property
+    def cached(self) -> bool:
+        return self.file.is_file()
+
+    @property
+    def label(self) -> str:
+        return f"{self.model['id']} x {self.task['name'] if self.task else 'layer similarity (CKA)'}"
+
+
+def plan_units(suite: Suite, out_dir: str | Path, generated: dict | None = None) -> list[Unit]:
+    """Every unit of ``suite`` with its key and result file under ``out_dir/units/`` (runs nothing;
+    ``Unit.cached`` says whether a finished result is there)."""
+    units_dir = Path(out_dir) / "units"
+    generated = {} if generated is None else generated
+    cfg = suite.config
+    units = []
+    for model in cfg["models"]:
+        for task in cfg["tasks"]:
+            key = _unit_key(suite, model, task, generated)
+            units.append(Unit(model, task, key, units_dir / f"{model['id']}__{task['name']}__{key[:16]}.csv"))
+    if cfg["scoring"]["cka"]:
+        task = cfg["tasks"][0]
+        for model in cfg["models"]:
+            key = _unit_key(suite, model, {**task, "unit": "cka"}, generated)
+            units.append(Unit(model, None, key, units_dir / f"{model['id']}__cka__{key[:16]}.csv"))
+    return units
+
+
+def extract_options(suite: Suite) -> dict:
+    """The suite's ``[extract]`` section as keyword arguments of :func:`probekit.extract.extract`."""
+    ext = suite.config["extract"]
+    return {
+        "word_pooling": ext["word_pooling"],
+        "sentence_pooling": None if ext["sentence_pooling"] == "words" else ext["sentence_pooling"],
+        "dtype": ext["dtype"],
+        "store_dtype": ext["store_dtype"],
+        "max_tokens_per_batch": None if ext["max_tokens_per_batch"] == "auto" else ext["max_tokens_per_batch"],
+    }
 
 
 def run_suite(suite: Suite, out_dir: str | Path, *, progress: bool = True) -> "pd.DataFrame":
     """Probe every (model, task) of ``suite`` on every requested layer; return the scores table.
 
-    Each finished (model, task) unit is saved atomically under ``out_dir/units/`` with a key
-    hashing its resolved configuration, so an interrupted run resumes where it stopped and a
+    The suite is checked first (:func:`check_suite`): a missing file or model stops the run before
+    any work. Each finished (model, task) unit is saved atomically under ``out_dir/units/`` with a
+    key hashing its resolved configuration, so an interrupted run resumes where it stopped and a
     re-run with an unchanged configuration recomputes nothing (extraction is cached as well).
     """
     import pandas as pd
     from tqdm.auto import tqdm
 
+    from probekit.errors import ProbekitError
     from probekit.io import atomic_write_text
-    from probekit.run_probes import probe_task
 
+    problems = check_suite(suite)
+    if problems:
+        raise ConfigError("the suite cannot run:\n  " + "\n  ".join(problems))
     out = Path(out_dir)
-    units_dir = out / "units"
-    units_dir.mkdir(parents=True, exist_ok=True)
-    cfg = suite.config
+    (out / "units").mkdir(parents=True, exist_ok=True)
     generated: dict = {}
     frames = []
-    units = [(m, t) for m in cfg["models"] for t in cfg["tasks"]]
-    for model, task in tqdm(units, desc=f"suite {suite.name}", disable=not progress):
-        key = _unit_key(suite, model, task)
-        unit_file = units_dir / f"{model['id']}__{task['name']}__{key[:16]}.csv"
-        if unit_file.is_file():
-            frames.append(pd.read_csv(unit_file))
-            continue
-        train, evaluation = load_task_data(suite, task, generated)
-        scores = probe_task(
-            model["path"], train, evaluation, task=task["name"], probes=list(cfg["probes"]),
-            control=bool(task["control"]), layers=model["layers"], seeds=cfg["seeds"],
-            word_pooling=cfg["extract"]["word_pooling"], span_pooling=task["span_pooling"],
-            n_boot=cfg["scoring"]["bootstrap"], probe_params=cfg["probes"], model_name=model["id"],
-            checkpoint=model["checkpoint"], progress=progress,
-        )
-        atomic_write_text(unit_file, scores.to_csv(index=False))
-        frames.append(pd.read_csv(unit_file))  # same dtypes whether computed now or resumed
-    if cfg["scoring"]["cka"]:
-        for model in cfg["models"]:
-            frames.append(_layer_similarity_unit(suite, model, units_dir, generated, progress))
+    units = plan_units(suite, out, generated)
+    for unit in tqdm(units, desc=f"suite {suite.name}", disable=not progress):
+        if not unit.cached:
+            try:
+                scores = (_probe_unit(suite, unit, generated, progress) if unit.task is not None
+                          else _layer_similarity_unit(suite, unit, generated, progress))
+            except Exception as err:
+                done = sum(u.cached for u in units)
+                where = suite.where("tasks", suite.config["tasks"].index(unit.task)) if unit.task else suite.where(
+                    "scoring", "cka")
+                note = (f"{where}: unit {unit.label} failed; the {done} finished unit(s) stay in "
+                        f"{out / 'units'} and a re-run starts from there")
+                if isinstance(err, ProbekitError):
+                    raise type(err)(f"{note}: {err}") from err
+                err.add_note(note)
+                raise
+            atomic_write_text(unit.file, scores.to_csv(index=False))
+        frames.append(pd.read_csv(unit.file))  # same dtypes whether computed now or resumed
     scores = pd.concat(frames, ignore_index=True)
     atomic_write_text(out / "scores.csv", scores.to_csv(index=False))
     return scores
 
 
-def _layer_similarity_unit(suite: Suite, model: dict, units_dir: Path, generated: dict, progress: bool):
+def _probe_unit(suite: Suite, unit: Unit, generated: dict, progress: bool):
+    from probekit.run_probes import probe_task
+
+    cfg, model, task = suite.config, unit.model, unit.task
+    train, evaluation = load_task_data(suite, task, generated)
+    return probe_task(
+        model["path"], train, evaluation, task=task["name"], probes=list(cfg["probes"]),
+        control=bool(task["control"]), layers=model["layers"], seeds=cfg["seeds"],
+        span_pooling=task["span_pooling"], n_boot=cfg["scoring"]["bootstrap"],
+        confidence=cfg["scoring"]["confidence"], mdl=cfg["scoring"]["mdl"], probe_params=cfg["probes"],
+        model_name=model["id"], checkpoint=model["checkpoint"], progress=progress, **extract_options(suite),
+    )
+
+
+def _layer_similarity_unit(suite: Suite, unit: Unit, generated: dict, progress: bool):
     """Linear CKA between every pair of layers on the first task's evaluation words, as score rows
     (``probe="cka"``, ``layer=i``, ``metric="cka_l{j}"``), so reports read it from the table too."""
     import numpy as np
     import pandas as pd
 
     from probekit.extract import extract
-    from probekit.io import atomic_write_text
-    from probekit.run_probes import resolve_model
     from probekit.scoring import SCORE_COLUMNS, cka_matrix
 
-    task = suite.config["tasks"][0]
-    key = _unit_key(suite, model, {**task, "unit": "cka"})
-    unit_file = units_dir / f"{model['id']}__cka__{key[:16]}.csv"
-    if unit_file.is_file():
-        return pd.read_csv(unit_file)
+    model, task = unit.model, suite.config["tasks"][0]
     _, evaluation = load_task_data(suite, task, generated)
-    reps = extract(resolve_model(model["path"]), evaluation, layers=model["layers"],
-                   word_pooling=suite.config["extract"]["word_pooling"], progress=progress)
+    reps = extract(model["path"], evaluation, layers=model["layers"], progress=progress, **extract_options(suite))
     matrix = cka_matrix([np.asarray(reps.layer(layer), dtype=np.float32) for layer in reps.layers])
     rows = [
         {"model": model["id"], "checkpoint": model["checkpoint"], "task": task["name"], "control": False,
@@ -373,5 +668,4 @@ def _layer_similarity_unit(suite: Suite, model: dict, units_dir: Path, generated
          "value": float(matrix[i, j]), "n_eval": reps.n_words}
         for i, li in enumerate(reps.layers) for j, lj in enumerate(reps.layers)
     ]
-    atomic_write_text(unit_file, pd.DataFrame(rows, columns=list(SCORE_COLUMNS)).to_csv(index=False))
-    return pd.read_csv(unit_file)
+    return pd.DataFrame(rows, columns=list(SCORE_COLUMNS))

@@ -11,7 +11,7 @@ from probekit.data.conllu import read_conllu, write_conllu
 from probekit.data.iob2 import read_iob2
 from probekit.data.stats import describe, format_description
 from probekit.errors import ProbekitError
-from probekit.tasks import NO_RELATION, get_task
+from probekit.tasks import NO_RELATION, TASKS, get_task
 
 UPOS = {"ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT",
         "SCONJ", "SYM", "VERB", "X"}
@@ -117,11 +117,11 @@ def test_control_pos_on_ewt(ewt):
 
 
 def test_describe_real_files(real_data):
-    stats = describe(real_data / EWT.format("dev"))
+    stats = describe(real_data / EWT.format("dev"), tasks=TASKS)
     assert stats["sentences"] == 2001 and stats["tokens"] == 25147 and stats["documents"] == 318
     assert len(stats["layers"]["upos"]) == 17 and stats["layers"]["upos"].sum() == 25147
     assert stats["tasks"]["pos"].sum() == 25147 and "deps" in stats["tasks"] and "consts" not in stats["tasks"]
     text = format_description(stats)
     assert "sentences: 2,001" in text and "empty_nodes=4" in text
-    folder = describe(real_data / "uner-english-ewt", tasks=False)  # LICENSE.txt is not corpus
+    folder = describe(real_data / "uner-english-ewt")  # LICENSE.txt is not corpus
     assert folder["sentences"] == 2001 + 2077 and folder["layers"]["entities"].sum() == 966 + 1088

@@ -52,3 +52,46 @@ def test_write_report_files(tmp_path):
     assert "data:image/png;base64," in page and "recommended_layer" in page
     assert json.loads((tmp_path / "config.json").read_text()) == {"name": "x"}
     assert len(pd.read_csv(tmp_path / "scores.csv")) == len(_scores())
+
+
+def test_analysis_doctests():
+    import doctest
+
+    import probekit.analysis as analysis
+
+    result = doctest.testmod(analysis)
+    assert result.attempted >= 1 and result.failed == 0
+
+
+def test_f1_table_gets_its_headline_metric():
+    # Only f1 rows per layer (as bootstrap_ci(metric="f1_micro"/"f1_macro") writes them): the
+    # headline is micro F1, and the summary finds its planted peak.
+    from probekit.analysis import primary_metric
+
+    table = _scores({"deps": 2}).query("metric != 'expected_layer'")
+    micro = table.assign(metric="f1_micro")
+    macro = table.assign(metric="f1_macro", value=table["value"] - 0.2)
+    both = pd.concat([macro, micro], ignore_index=True)
+    assert primary_metric(both, "deps") == "f1_micro"
+    summary = summarize(both).set_index("task")
+    assert summary.loc["deps", "metric"] == "f1_micro" and summary.loc["deps", "best_layer"] == 2
+    assert abs(summary.loc["deps", "best_score"] - micro.query("layer == 2 and not control")["value"].mean()) < 1e-9
+    assert set(layer_curves(both)["metric"]) == {"f1_micro"}
+
+
+def test_primary_metrics_are_names_probekit_writes():
+    from probekit.analysis import PRIMARY_METRICS
+    from probekit.probes.structural import depth_scores, distance_scores, tree_distances
+    from probekit.scoring import METRICS
+
+    import inspect
+
+    import probekit.run_probes
+
+    heads = [2, 0, 2, 3, 2, 5]
+    written = set(METRICS) | {"edge_f1"}
+    if 'metric="mdl_compression"' in inspect.getsource(probekit.run_probes._mdl_rows):
+        written.add("mdl_compression")
+    written |= set(distance_scores([tree_distances(heads)], [heads]))
+    written |= set(depth_scores([np.arange(6.0)], [heads]))
+    assert set(PRIMARY_METRICS) <= written, set(PRIMARY_METRICS) - written

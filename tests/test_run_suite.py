@@ -75,3 +75,41 @@ def test_changed_setting_recomputes_only_that_unit(suite_file, tmp_path):
     run_suite(load_suite(suite_file, ["tasks.tense.max_eval=20"]), tmp_path, progress=False)
     added = {p.name for p in (tmp_path / "units").iterdir()} - before
     assert len(added) == 1 and next(iter(added)).startswith("tiny-bert__tense__")
+
+
+def test_changed_generator_output_recomputes_every_unit(suite_file, tmp_path, monkeypatch):
+    """Generated data is keyed by its content: the same [data.synthetic] spec giving other
+    sentences (a generator upgrade) never reuses results computed from the old ones."""
+    import dataclasses
+
+    import probekit.data.synthetic as synthetic
+
+    run_suite(load_suite(suite_file), tmp_path, progress=False)
+    before = {p.name for p in (tmp_path / "units").iterdir()}
+    real = synthetic.generate
+
+    def upgraded(n, **kwargs):
+        sents = list(real(n, **kwargs))
+        sents[-1] = dataclasses.replace(sents[-1], tokens=[w.upper() for w in sents[-1].tokens])
+        return sents
+
+    monkeypatch.setattr(synthetic, "generate", upgraded)
+    run_suite(load_suite(suite_file), tmp_path, progress=False)
+    added = {p.name for p in (tmp_path / "units").iterdir()} - before
+    assert len(added) == len(before) == 3  # pos, tense and the CKA unit, all recomputed
+
+
+def test_unit_keys_carry_stage_code_versions(suite_file, tmp_path, monkeypatch):
+    import probekit.extract
+    import probekit.suite
+    from probekit.suite import plan_units
+
+    suite = load_suite(suite_file)
+    keys = [u.key for u in plan_units(suite, tmp_path)]
+    assert keys == [u.key for u in plan_units(suite, tmp_path)]  # stable
+    monkeypatch.setattr(probekit.suite, "RUN_VERSION", probekit.suite.RUN_VERSION + 1)
+    probing = [u.key for u in plan_units(suite, tmp_path)]
+    monkeypatch.undo()
+    monkeypatch.setattr(probekit.extract, "CODE_VERSION", probekit.extract.CODE_VERSION + 1)
+    extraction = [u.key for u in plan_units(suite, tmp_path)]
+    assert not set(keys) & set(probing) and not set(keys) & set(extraction)

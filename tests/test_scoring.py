@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import probekit.probes.mdl as mdl
 import probekit.scoring as scoring
 from probekit.probes import LinearProbe, online_code
 from probekit.scoring import (
@@ -25,6 +26,8 @@ from probekit.scoring import (
 def test_doctests():
     result = doctest.testmod(scoring, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 15 and result.failed == 0
+    result = doctest.testmod(mdl, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 4 and result.failed == 0
 
 
 def test_f1_agrees_with_sklearn():

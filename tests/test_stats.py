@@ -11,6 +11,7 @@ from probekit.data.load import read_corpus
 from probekit.data.records import Sentence, Span
 from probekit.data.stats import describe, format_description
 from probekit.errors import DataFormatError, ProbekitError
+from probekit.tasks import TASKS
 
 
 def sents():
@@ -25,7 +26,7 @@ def sents():
 
 
 def test_describe_sentences():
-    d = describe(sents())
+    d = describe(sents(), tasks=TASKS)
     assert (d["sentences"], d["tokens"], d["documents"]) == (3, 6, 2)
     assert d["layers"]["upos"].to_dict() == {"VERB": 2, "PROPN": 1, "PUNCT": 1, "PRON": 1, "INTJ": 1}
     assert d["layers"]["feats"]["Number=Sing"] == 2 and d["layers"]["entities"].to_dict() == {"PER": 1}
@@ -44,7 +45,7 @@ def test_describe_records_and_paths(tmp_path):
     write_conllu(sents()[:1], tmp_path / "c" / "sub" / "b.conllu")
     corpus = read_corpus(tmp_path / "c")
     assert len(corpus) == 4 and len(corpus.stats["files"]) == 2
-    assert describe(tmp_path / "c" / "a.conllu", tasks=False)["sentences"] == 3
+    assert describe(tmp_path / "c" / "a.conllu", tasks=None)["sentences"] == 3
 
 
 def test_bad_paths(tmp_path):

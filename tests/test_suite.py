@@ -55,7 +55,7 @@ def test_override_beats_file(tmp_path):
 
 def test_unknown_key_names_file_section_and_suggests(tmp_path):
     path = _write(tmp_path, SUITE.replace("control = true", "contrl = true"))
-    with pytest.raises(ConfigError, match=r"s.toml: \[tasks\[0\]\]: unknown key 'contrl'; did you mean 'control'"):
+    with pytest.raises(ConfigError, match=r"s.toml:14: \[tasks\[0\]\]: unknown key 'contrl'; did you mean 'control'"):
         load_suite(path)
 
 

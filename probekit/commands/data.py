@@ -110,5 +110,7 @@ def _stats(args: argparse.Namespace) -> int:
     if data and isinstance(data[0], Sentence):
         for sent in data:
             restore_layers(sent)  # layers of generated corpora travel in comments
-    print(format_description(describe(data, tasks=not args.no_tasks), top=args.top))
+    from probekit.tasks import TASKS
+
+    print(format_description(describe(data, tasks=None if args.no_tasks else TASKS), top=args.top))
     return 0

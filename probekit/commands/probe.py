@@ -19,11 +19,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--control --out scores.csv",
     )
     p.add_argument("--model", default="minilm",
-                   help="checkpoint folder or 'minilm' (the installed all-MiniLM-L6-v2; default)")
+                   help="checkpoint folder, pkg:<package>/<folder>, a model id in the local Hugging Face "
+                   "cache, or 'minilm' (the installed all-MiniLM-L6-v2; default)")
     p.add_argument("--data", required=True, help="training corpus (.conllu, .iob2, .jsonl ...)")
     p.add_argument("--eval", required=True, help="evaluation corpus (dev or test split)")
     p.add_argument("--task", default="pos", help="task name (see `probekit data tasks`; default pos)")
-    p.add_argument("--probe", default="linear", help="comma-separated: linear, mlp (default linear)")
+    p.add_argument("--probe", default="linear", help="comma-separated probes of the registry "
+                   "(probekit.probes.registry): linear, mlp, span (jiant edge probe; self-attentive pooling "
+                   "through a suite), structural and structural_depth (Hewitt & Manning, on deps), mdl "
+                   "(online codelength); default linear")
     p.add_argument("--control", action="store_true", help="also train on the control task "
                    "(Hewitt & Liang) and report selectivity")
     p.add_argument("--no-mix", action="store_true", help="skip the scalar-mix probes (E_delta, E_s)")
@@ -59,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         seeds=[int(seed) for seed in args.seeds.split(",")],
         word_pooling=args.pooling, span_pooling=args.span_pooling, n_boot=args.bootstrap,
         device=args.device, progress=not args.quiet,
-        model_name="all-MiniLM-L6-v2" if args.model == "minilm" else args.model,
+        model_name=args.model,
     )
     with pd.option_context("display.width", 160, "display.max_rows", 500):
         print(per_layer_table(scores).to_string(index=False))

@@ -105,10 +105,10 @@ def _model_identity(model: str | None) -> tuple[str | None, str | None]:
     from probekit.cache import fingerprint
     from probekit.errors import ProbekitError
     from probekit.extract.models import folder_identity, resolve_source
-    from probekit.run_probes import resolve_model
+    from probekit.extract.models import resolve_model
 
     try:
-        folder = resolve_source(resolve_model("minilm" if model == "all-MiniLM-L6-v2" else model))
+        folder = resolve_model(model)
     except ProbekitError:
         return None, None
     return fingerprint(folder_identity(folder)), str(folder)
@@ -144,7 +144,7 @@ def run_export(args: argparse.Namespace) -> int:
     from probekit.errors import ProbekitError
     from probekit.extract.models import folder_identity, load_model, load_tokenizer, resolve_source
     from probekit.extract.truncate import exact_truncation, export_truncated, tokens_per_second
-    from probekit.run_probes import resolve_model
+    from probekit.extract.models import resolve_model
     from probekit.selection import load_selection
 
     raw = load_selection(args.selection)

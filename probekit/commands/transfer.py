@@ -153,7 +153,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description="Stage 1.5: continue the LM objective from any checkpoint (probekit or "
                               "Hugging Face; a model without LM head gets a fresh one). Example: probekit adapt "
                               "runs/general --synthetic biomed:5000 --steps 100 --out runs/dapt-biomed")
-    p.add_argument("checkpoint", type=Path)
+    p.add_argument("checkpoint", help="parent model: a folder, 'minilm', pkg:<package>/<folder> or a "
+                   "model id in the local Hugging Face cache")
     _corpus_args(p)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--stage", choices=("dapt", "tapt"), default="dapt")
@@ -168,7 +169,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               "downstream:DOMAIN[@LANG][:N] (generator sentence task), or "
                               "upos:TRAIN.conllu[,DEV.conllu[,TEST.conllu]] (token task; also xpos). Example: "
                               "probekit finetune runs/dapt-biomed --task downstream:biomed --out runs/ft-biomed")
-    p.add_argument("checkpoint", type=Path)
+    p.add_argument("checkpoint", help="parent model: a folder, 'minilm', pkg:<package>/<folder> or a "
+                   "model id in the local Hugging Face cache")
     p.add_argument("--task", action="append", required=True, help="task spec (repeat for multi-task)")
     p.add_argument("--extra-eval", action="append", metavar="TASK:SPLIT=FILE",
                    help="zero-shot evaluation split, e.g. upos:test_fr=fr_gsd-ud-test.conllu")

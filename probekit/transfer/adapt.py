@@ -15,6 +15,7 @@ from typing import Any, Iterable
 import torch
 
 from probekit.errors import ConfigError, ProbekitError
+from probekit.extract.models import resolve_model
 from probekit.transfer import lineage
 from probekit.transfer.pretrain import (
     begin_stage, load_lm, read_texts, run_lm_stage, split_eval, stage_record)
@@ -60,10 +61,7 @@ def adapt(
 
     if stage not in ("dapt", "tapt"):
         raise ConfigError(f"stage {stage!r}: expected 'dapt' (domain corpus) or 'tapt' (task text)")
-    checkpoint = Path(checkpoint)
-    if not (checkpoint / "config.json").is_file():
-        raise ProbekitError(f"{checkpoint} is not a model folder (no config.json); fix: give a checkpoint "
-                            "written by probekit pretrain/adapt or a Hugging Face model folder")
+    checkpoint = resolve_model(checkpoint)  # a folder, minilm, pkg:..., or a locally cached Hub id
     train = train or TrainConfig(steps=200, lr=1e-4)
     texts, held_out = split_eval(read_texts(corpus), eval_texts, eval_fraction)
     if not texts:

@@ -42,6 +42,7 @@ import torch
 
 from probekit.data.records import Sentence
 from probekit.errors import ConfigError
+from probekit.io import load_toml
 from probekit.transfer.finetune import FinetuneTask
 from probekit.transfer.trainer import TrainConfig
 
@@ -154,8 +155,10 @@ def run_chain(stages: list[dict[str, Any]], out: str | Path, *, base: str | Path
         if st["kind"] != "pretrain":
             src = st.get("from")
             if src is None:
-                raise ConfigError(f"transfer stage {st['name']!r}: 'from' (an earlier stage or a model folder) is required")
-            parent = out / src if src in done else (Path(src) if Path(src).is_absolute() else base / src)
+                raise ConfigError(f"transfer stage {st['name']!r}: 'from' (an earlier stage, a model folder or "
+                                  "'minilm') is required")
+            # an earlier stage, a folder relative to the suite, or a spec resolve_model knows (minilm, pkg:...)
+            parent = out / src if src in done else (base / src if (base / src).exists() else src)
         if st["kind"] == "pretrain":
             objective = st.get("objective", "mlm")
             sizes = {k: st[k] for k in ("layers", "hidden", "heads", "intermediate", "dropout") if k in st}
@@ -178,10 +181,8 @@ def run_chain(stages: list[dict[str, Any]], out: str | Path, *, base: str | Path
 def run_suite_transfer(suite: str | Path, out: str | Path | None = None) -> dict[str, dict[str, Any]]:
     """Run the ``[transfer]`` section of a suite TOML file (a transfer-only suite needs no
     models or tasks, so the section is read here rather than through ``probekit.suite``)."""
-    from probekit.suite import tomllib  # tomllib, or tomli on Python 3.10
-
     suite = Path(suite)
-    section = tomllib.loads(suite.read_text("utf-8")).get("transfer") or {}
+    section = load_toml(suite).get("transfer") or {}
     if not section.get("stages"):
         raise ConfigError(f"{suite}: no [[transfer.stages]] declared")
     root = Path(out) if out else suite.parent / section.get("out", "runs/transfer")

@@ -26,6 +26,7 @@ from safetensors.torch import load_file, save_file
 
 from probekit.data.records import Sentence
 from probekit.errors import ConfigError, ProbekitError
+from probekit.extract.models import resolve_model
 from probekit.transfer import lineage
 from probekit.transfer.pretrain import begin_stage, check_vocab, finish_stage, quiet_hf, save_hf, stage_record
 from probekit.transfer.trainer import TrainConfig, train_loop
@@ -329,7 +330,7 @@ def finetune(
         raise ConfigError(f"mode {mode!r} / init {init!r}: expected mode 'full'|'frozen', init 'pretrained'|'random'")
     if len({t.name for t in tasks}) != len(tasks):
         raise ConfigError("task names must be unique")
-    checkpoint = Path(checkpoint)
+    checkpoint = resolve_model(checkpoint)  # a folder, minilm, pkg:..., or a locally cached Hub id
     train = train or TrainConfig(steps=300, batch_size=32, lr=1e-4 if mode == "full" else 1e-3)
     label_sets = {t.name: t.label_set() for t in tasks}
     for t in tasks:  # fail on a missing label before any training, naming the split
