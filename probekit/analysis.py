@@ -124,7 +124,9 @@ def earliest_within_ci(curve: pd.DataFrame) -> int:
     1
     """
     best = curve["value"].max()
-    reach = curve[curve["ci_high"].fillna(curve["value"]) >= best]
+    # An interval that does not cover its own mean (means and bounds averaged over seeds) still
+    # lets its layer count: the best layer always qualifies.
+    reach = curve[np.maximum(curve["ci_high"].fillna(curve["value"]), curve["value"]) >= best]
     return int(reach["layer"].min())
 
 
@@ -196,3 +198,21 @@ def cka_matrices(scores: pd.DataFrame) -> dict[str, pd.DataFrame]:
         name = " / ".join(x for x in (model, ckpt) if x)
         out[name] = group.pivot_table(index="layer", columns="other", values="value").sort_index()
     return out
+
+
+def comparison_view(table: pd.DataFrame) -> pd.DataFrame:
+    """Readable BERT-Table-7-style view of a ``probekit.compare`` table: one row per strategy and
+    head (and fine-tuning) with the test score, its CI and sd over seeds, the dev score that chose,
+    the gap to fine-tuning with its standard error, and what each choice costs."""
+    rows = []
+    for _, r in table.iterrows():
+        gap = "" if pd.isna(r["gap_to_finetune"]) else f"{r['gap_to_finetune']:+.3f} ± {r['gap_se']:.3f}"
+        if r["family"] == "fine-tuning":
+            gap = "(reference)"
+        rows.append({"strategy": r["strategy"], "layers": r["layers"], "head": r["head"],
+                     "test score [95% CI]": f"{r['score']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]",
+                     "sd (seeds)": f"{r['sd']:.3f} ({int(r['n_seeds'])})", "dev": f"{r['dev_score']:.3f}",
+                     "gap to FT": gap, "trainable": f"{int(r['trainable_params']):,}",
+                     "train s": f"{r['train_s']:.1f}", "layers run": int(r["layers_run"]),
+                     "tok/s": f"{r['tokens_per_s']:,.0f}", "speed-up": f"{r['speedup']:.2f}x"})
+    return pd.DataFrame(rows)

@@ -246,6 +246,12 @@ def compare(
     result = Comparison(table, runs_frame, selections, scores, recommend(table, blocks_full), notes)
     if out_dir is not None:
         result.save(out_dir)
+        from probekit.report import write_report
+
+        write_report(scores, out_dir, title=f"{name}: which layers to use for {task}",
+                     description=f"Probes trained on {len(train)} training sentences, scored on {len(dev)} dev "
+                                 f"sentences; feature heads and fine-tuning scored on {len(test)} test sentences.",
+                     comparisons=[(table, result.recommendation, notes)])
     return result
 
 
@@ -336,17 +342,10 @@ def recommend(table: pd.DataFrame, blocks_full: int) -> str:
 
 
 def format_table(table: pd.DataFrame) -> str:
-    """BERT-Table-7-style text table."""
-    rows = []
-    for _, r in table.iterrows():
-        gap = "" if pd.isna(r["gap_to_finetune"]) else f"{r['gap_to_finetune']:+.3f} ± {r['gap_se']:.3f}"
-        rows.append({"strategy": r["strategy"], "layers": r["layers"], "head": r["head"],
-                     "test score [95% CI]": f"{r['score']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]",
-                     "sd (seeds)": f"{r['sd']:.3f} ({int(r['n_seeds'])})", "dev": f"{r['dev_score']:.3f}",
-                     "gap to FT": gap, "trainable": f"{int(r['trainable_params']):,}",
-                     "train s": f"{r['train_s']:.1f}", "layers run": int(r["layers_run"]),
-                     "tok/s": f"{r['tokens_per_s']:,.0f}", "speed-up": f"{r['speedup']:.2f}x"})
-    return pd.DataFrame(rows).to_string(index=False)
+    """BERT-Table-7-style text table (:func:`probekit.analysis.comparison_view`)."""
+    from probekit.analysis import comparison_view
+
+    return comparison_view(table).to_string(index=False)
 
 
 def load_comparison_table(path: str | Path) -> pd.DataFrame:

@@ -31,6 +31,7 @@ from probekit.analysis import (  # noqa: E402,F401  (re-exported: report.layer_c
     GROUP,
     PRIMARY_METRICS,
     cka_matrices,
+    comparison_view,
     layer_curves,
     primary_metric,
     summarize,
@@ -176,6 +177,7 @@ def write_report(
     title: str = "probekit layer-utility report",
     description: str = "",
     extra_sections: Iterable[tuple[str, str]] = (),
+    comparisons: Iterable[tuple[pd.DataFrame, str, list[str]]] = (),
 ) -> Path:
     """Write the full report for ``scores`` into ``out_dir`` and return the HTML path.
 
@@ -192,6 +194,9 @@ def write_report(
         What the study is (a suite's ``description``), shown under the title.
     extra_sections : iterable of (heading, markdown text)
         Free-form sections (e.g. the transfer chain's headline numbers) appended in order.
+    comparisons : iterable of (table, recommendation, notes)
+        ``probekit.compare`` results: the layer-selection table (every strategy's frozen features
+        vs full fine-tuning) under its one-sentence recommendation.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -219,6 +224,10 @@ def write_report(
           "## Layer utility", "", explanation, "", _markdown_table(shown), ""]
     for heading, path in figures:
         md += [f"## {heading}", "", f"![{heading}]({path.name})", ""]
+    comparisons = [(comparison_view(table), rec, notes) for table, rec, notes in comparisons]
+    for view, rec, notes in comparisons:
+        md += ["## Which layers to use: frozen features vs fine-tuning", "", f"**{rec}**", "",
+               *[f"*{n}*" for n in notes], "", _markdown_table(view), ""]
     for heading, text in extra_sections:
         md += [f"## {heading}", "", text, ""]
     md += ["## Resolved configuration", "", "```json", json.dumps(config or {}, indent=2, sort_keys=True, default=str), "```", ""]
@@ -230,6 +239,10 @@ def write_report(
     for heading, path in figures:
         data = base64.b64encode(path.read_bytes()).decode("ascii")
         parts.append(f"<h2>{html.escape(heading)}</h2><img alt='{html.escape(heading)}' src='data:image/png;base64,{data}'>")
+    for view, rec, notes in comparisons:
+        parts.append("<h2>Which layers to use: frozen features vs fine-tuning</h2>"
+                     f"<p><strong>{html.escape(rec)}</strong></p>"
+                     + "".join(f"<p class='note'>{html.escape(n)}</p>" for n in notes) + _html_table(view))
     for heading, text in extra_sections:
         parts.append(f"<h2>{html.escape(heading)}</h2><pre>{html.escape(text)}</pre>")
     parts.append("<h2>Resolved configuration</h2><pre>"

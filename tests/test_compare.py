@@ -159,3 +159,28 @@ def test_select_and_export_verbs(tiny_bert, tmp_path, capsys):
     assert main(["select", "--scores", str(scores), "--task", "pos", "--split", "eval", "--strategy", "middle",
                  "--out", str(tmp_path / "z.json")]) == 2
     assert "valid: best, cost_aware" in capsys.readouterr().err and not (tmp_path / "z.json").exists()
+
+
+def test_report_shows_the_comparison_table_and_recommendation(tmp_path):
+    from probekit.compare import TABLE_COLUMNS, aggregate, recommend
+    from probekit.report import write_report
+
+    runs = []
+    for strategy, family, score, layers_run in (("cost_aware", "probe-guided", 0.95, 2), ("last", "baseline", 0.90, 6),
+                                                 ("finetune", "fine-tuning", 0.97, 6)):
+        for seed in (0, 1):
+            runs.append(dict(task="pos", strategy=strategy, family=family, layers="layer 2", head="linear", seed=seed,
+                             score=score + 0.01 * seed, ci_low=score - 0.02, ci_high=score + 0.02,
+                             dev_score=score, trainable_params=100, train_s=1.0, layers_run=layers_run,
+                             tokens_per_s=1000.0 * 6 / layers_run, speedup=6 / layers_run, n_train=10, n_test=10))
+    table = aggregate(pd.DataFrame(runs))
+    assert list(table.columns) == list(TABLE_COLUMNS)
+    rec = recommend(table, 6)
+    assert rec.startswith("pos: use layer 2 (cost_aware, linear head): test 0.955") and "gap -0.020" in rec
+    assert "last layer 0.905" in rec
+    scores = pd.DataFrame([dict(model="m", task="pos", control=False, probe="linear", layer=i, seed=0, split="dev",
+                                metric="accuracy", value=0.8 + 0.01 * i, ci_low=0.78, ci_high=0.83) for i in range(3)])
+    html = write_report(scores, tmp_path, comparisons=[(table, rec, ["a note"])]).read_text()
+    assert "frozen features vs fine-tuning" in html and "pos: use layer 2" in html and "+0.000" not in html
+    md = (tmp_path / "report.md").read_text()
+    assert "| finetune |" in md.replace("  ", " ") or "finetune" in md
