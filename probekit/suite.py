@@ -48,12 +48,17 @@ from probekit.io import tomllib
 
 # Allowed keys per section, with defaults (None = required or optional without default).
 TOP_KEYS = {"name": None, "description": "", "seeds": [0], "data": {}, "models": [], "tasks": [],
-            "probes": {}, "extract": {}, "scoring": {}, "report": {}}
+            "probes": {}, "extract": {}, "scoring": {}, "report": {}, "selection": None}
 DATA_KEYS = {"root": None, "synthetic": None}
 MODEL_KEYS = {"id": None, "path": None, "layers": "all", "checkpoint": ""}
-TASK_KEYS = {"name": None, "train": None, "eval": None, "control": False, "max_train": None,
+TASK_KEYS = {"name": None, "train": None, "eval": None, "test": None, "control": False, "max_train": None,
              "max_eval": None, "span_pooling": "mean"}
-SYNTHETIC_KEYS = {"domain": "general", "lang": "en", "train_sentences": 2000, "eval_sentences": 500, "seed": 0}
+SYNTHETIC_KEYS = {"domain": "general", "lang": "en", "train_sentences": 2000, "eval_sentences": 500,
+                  "test_sentences": 0, "seed": 0}
+# [selection]: which layers to use as features, every strategy vs full fine-tuning
+# (probekit.compare). The suite's eval split is the dev split that chooses; test only reports.
+SELECTION_KEYS = {"tasks": None, "strategies": "all", "heads": ["linear"], "seeds": None, "finetune": True,
+                  "finetune_steps": 300, "finetune_lr": 1e-4, "max_train": None}
 # sentence_pooling "words": sentence tasks use the mean of the word vectors (no sentence vectors
 # are extracted); mean/first/cls/last extract one vector per sentence (probekit.extract.extract).
 # max_tokens_per_batch "auto": probekit.extract's budget for the device.
@@ -331,9 +336,11 @@ def resolve(raw: dict, path: Path | None = None, *, where: _Where | None = None)
             hint = difflib.get_close_matches(str(task["name"]), list(TASKS), n=1)
             raise ConfigError(f"{where('tasks', i, 'name')}: unknown task {task['name']!r}; "
                               + (f"did you mean {hint[0]!r}?" if hint else f"valid: {', '.join(sorted(TASKS))}"))
-        for split in ("train", "eval"):
+        for split in ("train", "eval", "test"):
             files = task[split]
             if files is None:
+                if split == "test":
+                    continue  # only [selection] reads a test split; it checks that one exists
                 if data["synthetic"] is None:
                     raise ConfigError(f"{where('tasks', i)}: task {task['name']!r} needs '{split}' "
                                       "(a data file or a list of files to align), or a [data.synthetic] table")
@@ -351,6 +358,8 @@ def resolve(raw: dict, path: Path | None = None, *, where: _Where | None = None)
     config["scoring"] = _check_keys(config["scoring"], SCORING_KEYS, where, "scoring")
     config["report"] = _check_keys(config["report"], REPORT_KEYS, where, "report")
     _check_values(config, where)
+    if config["selection"] is not None:
+        config["selection"] = _check_selection(config, where)
     if not config["probes"]:
         config["probes"] = {"linear": {}}
     _check_probes(config["probes"], config["tasks"], where)
@@ -386,6 +395,43 @@ def _check_values(config: dict, where: _Where) -> None:
         _choice(task["span_pooling"], SPAN_POOLINGS, where("tasks", i, "span_pooling"), "span_pooling")
         if not isinstance(task["control"], bool):
             raise ConfigError(f"{where('tasks', i, 'control')}: control = {task['control']!r}; use true or false")
+
+
+def _check_selection(config: dict, where: _Where) -> dict:
+    from probekit.probes.heads import HEADS
+    from probekit.selection import canonical_strategy, strategy_names
+
+    sel = _check_keys(config["selection"], SELECTION_KEYS, where, "selection")
+    names = [t["name"] for t in config["tasks"]]
+    if not isinstance(sel["tasks"], list) or not sel["tasks"]:
+        raise ConfigError(f"{where('selection', 'tasks')}: [selection] needs tasks = [...], names of the suite's "
+                          f"[[tasks]] ({', '.join(names)})")
+    synthetic = config["data"]["synthetic"]
+    for name in sel["tasks"]:
+        if name not in names:
+            raise ConfigError(f"{where('selection', 'tasks')}: {name!r} is not a task of this suite; valid: "
+                              f"{', '.join(names)}")
+        task = config["tasks"][names.index(name)]
+        if task["test"] is None and not (synthetic and synthetic.get("test_sentences")):
+            raise ConfigError(f"{where('tasks', names.index(name))}: [selection] scores task {name!r} on a test "
+                              "split: give it test = FILE, or set [data.synthetic] test_sentences")
+    strategies = strategy_names() if sel["strategies"] == "all" else sel["strategies"]
+    if not isinstance(strategies, list):
+        raise ConfigError(f"{where('selection', 'strategies')}: use \"all\" or a list of strategies")
+    try:
+        sel["strategies"] = [canonical_strategy(s) for s in strategies]
+    except ConfigError as err:
+        raise ConfigError(f"{where('selection', 'strategies')}: {err}") from None
+    for head in sel["heads"] if isinstance(sel["heads"], list) else [None]:
+        if head not in HEADS:
+            raise ConfigError(f"{where('selection', 'heads')}: head {head!r}; valid: {', '.join(HEADS)}")
+    sel["seeds"] = sel["seeds"] or config["seeds"]
+    for key in ("finetune_steps", "max_train"):
+        if sel[key] is not None and (not isinstance(sel[key], int) or sel[key] < 1):
+            raise ConfigError(f"{where('selection', key)}: {key} must be a positive integer")
+    if not isinstance(sel["finetune"], bool):
+        raise ConfigError(f"{where('selection', 'finetune')}: use true or false")
+    return sel
 
 
 def _check_probes(probes: dict, tasks: list[dict], where: _Where) -> None:
@@ -440,7 +486,7 @@ def check_suite(suite: Suite) -> list[str]:
         except ProbekitError as err:
             problems.append(f"{suite.where('models', i, 'path')}: model {model['id']!r}: {err}")
     for i, task in enumerate(suite.config["tasks"]):
-        for split in ("train", "eval"):
+        for split in ("train", "eval", "test"):
             for f in task[split] or []:
                 if not Path(f).is_file():
                     hint = " (set data.root, e.g. --set data.root=/path/to/data)" if suite.config["data"]["root"] else ""
@@ -482,9 +528,10 @@ def _generated(suite: Suite, split: str, generated: dict | None) -> list:
         return generated[cache_key]
     from probekit.data import synthetic
 
-    n = spec["train_sentences"] if split == "train" else spec["eval_sentences"]
-    # Different seeds per split: evaluation sentences are never training sentences.
-    seed = spec["seed"] * 2 + (split == "eval")
+    n = spec[f"{split}_sentences"]
+    # Different seeds per split: evaluation sentences are never training sentences. (The test
+    # split's seed sits above every train/eval seed, so it is never another split.)
+    seed = spec["seed"] * 2 + (split == "eval") if split != "test" else 1_000_003 + spec["seed"]
     sentences = synthetic.generate(n, domain=spec["domain"], lang=spec["lang"], seed=seed)
     if generated is not None:
         generated[cache_key] = sentences
@@ -669,3 +716,55 @@ def _layer_similarity_unit(suite: Suite, unit: Unit, generated: dict, progress: 
         for i, li in enumerate(reps.layers) for j, lj in enumerate(reps.layers)
     ]
     return pd.DataFrame(rows, columns=list(SCORE_COLUMNS))
+
+
+# ---------------------------------------------------------------------------------------------
+# [selection]: every layer-selection strategy as frozen features vs full fine-tuning.
+
+SELECTION_VERSION = 1
+
+
+def run_selection(suite: Suite, out_dir: str | Path, *, progress: bool = True) -> list[tuple]:
+    """Run ``probekit.compare.compare`` for every model and every ``[selection]`` task.
+
+    Returns ``(table, recommendation, notes)`` per comparison, for the report. Each comparison is
+    kept under ``out_dir/selection/<model>/<task>/`` with a key of its inputs' content; a re-run
+    with the same key reads it back instead of training again.
+    """
+    import json
+
+    import pandas as pd
+
+    from probekit.cache import stage_key
+    from probekit.compare import compare, recommend
+    from probekit.data.records import content_digest
+    from probekit.extract.models import folder_identity, num_layers, read_config, resolve_model
+    from probekit.io import atomic_write_text
+
+    sel = suite.config.get("selection")
+    if not sel:
+        return []
+    generated: dict = {}
+    results = []
+    for model in suite.config["models"]:
+        folder = resolve_model(model["path"])
+        for name in sel["tasks"]:
+            task = next(t for t in suite.config["tasks"] if t["name"] == name)
+            train, dev = load_task_data(suite, task, generated)
+            test = _read_split(task["test"]) if task["test"] else _generated(suite, "test", generated)
+            key = stage_key("selection", SELECTION_VERSION, selection=sel, task=task,
+                            model=folder_identity(folder), data=[content_digest(x) for x in (train, dev, test)])
+            out = Path(out_dir) / "selection" / model["id"] / name
+            done = out / "key.json"
+            if done.is_file() and json.loads(done.read_text("utf-8")).get("key") == key:
+                table = pd.read_csv(out / "compare.csv")
+                lines = (out / "recommendation.txt").read_text("utf-8").splitlines()
+                results.append((table, lines[0], lines[1:]))
+                continue
+            result = compare(str(folder), name, train, dev, test, strategies=sel["strategies"], heads=sel["heads"],
+                             seeds=sel["seeds"], finetune=sel["finetune"], finetune_steps=sel["finetune_steps"],
+                             finetune_lr=sel["finetune_lr"], max_train=sel["max_train"], out_dir=out,
+                             model_name=model["id"], n_boot=suite.config["scoring"]["bootstrap"], progress=progress)
+            atomic_write_text(done, json.dumps({"key": key}))
+            results.append((result.table, recommend(result.table, num_layers(read_config(folder))), result.notes))
+    return results

@@ -184,3 +184,55 @@ def test_report_shows_the_comparison_table_and_recommendation(tmp_path):
     assert "frozen features vs fine-tuning" in html and "pos: use layer 2" in html and "+0.000" not in html
     md = (tmp_path / "report.md").read_text()
     assert "| finetune |" in md.replace("  ", " ") or "finetune" in md
+
+
+def test_suite_selection_section_runs_compare_and_reports(tiny_bert, tmp_path):
+    """A suite's [selection] runs every chosen strategy vs fine-tuning; the report carries the
+    table; a re-run reads it back; bad keys are refused naming the line."""
+    from probekit.cli import main
+    from probekit.errors import ConfigError
+    from probekit.suite import load_suite
+
+    suite = tmp_path / "s.toml"
+    suite.write_text(f"""name = "sel"
+seeds = [0]
+
+[data.synthetic]
+train_sentences = 80
+eval_sentences = 30
+test_sentences = 30
+
+[[models]]
+id = "tiny"
+path = "{tiny_bert}"
+
+[[tasks]]
+name = "pos"
+
+[selection]
+tasks = ["pos"]
+strategies = ["cost_aware", "last"]
+finetune_steps = 4
+
+[scoring]
+bootstrap = 20
+cka = false
+""")
+    assert main(["run", str(suite), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "frozen features vs fine-tuning" in html and "cost_aware" in html and "(reference)" in html
+    table = pd.read_csv(tmp_path / "out" / "selection" / "tiny" / "pos" / "compare.csv")
+    assert set(table["strategy"]) == {"cost_aware", "last", "finetune"}
+    stamp = (tmp_path / "out" / "selection" / "tiny" / "pos" / "compare.csv").stat().st_mtime_ns
+    assert main(["run", str(suite), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    assert (tmp_path / "out" / "selection" / "tiny" / "pos" / "compare.csv").stat().st_mtime_ns == stamp
+    assert main(["report", str(tmp_path / "out"), "--out", str(tmp_path / "rebuilt")]) == 0
+    assert "cost_aware" in (tmp_path / "rebuilt" / "report.html").read_text()
+
+    bad = suite.read_text().replace('strategies = ["cost_aware", "last"]', 'strategies = ["middle"]')
+    suite.write_text(bad)
+    with pytest.raises(ConfigError, match=r"s.toml:\d+.*unknown layer-selection strategy 'middle'"):
+        load_suite(suite)
+    suite.write_text(bad.replace('strategies = ["middle"]', "").replace("test_sentences = 30\n", ""))
+    with pytest.raises(ConfigError, match="scores task 'pos' on a test split"):
+        load_suite(suite)

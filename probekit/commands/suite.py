@@ -40,7 +40,7 @@ def _out_dir(args: argparse.Namespace, suite) -> Path:
 
 def _run(args: argparse.Namespace) -> int:
     from probekit.report import write_report
-    from probekit.suite import plan_units, run_suite
+    from probekit.suite import plan_units, run_selection, run_suite
 
     quiet(args)
     suite = _load_checked(args)
@@ -54,7 +54,8 @@ def _run(args: argparse.Namespace) -> int:
         print(f"\n{len(units)} units: {done} cached, {len(units) - done} to run (report: {out / 'report.html'})")
         return 0
     scores = run_suite(suite, out, progress=not args.quiet)
-    html = write_report(scores, out, config=suite.config, **_report_text(suite.config))
+    comparisons = run_selection(suite, out, progress=not args.quiet)
+    html = write_report(scores, out, config=suite.config, comparisons=comparisons, **_report_text(suite.config))
     print_summary(scores)
     print(f"\nreport: {html}")
     return 0
@@ -119,7 +120,11 @@ def _report(args: argparse.Namespace) -> int:
             raise ConfigError(f"{results / 'config.json'}: not valid JSON ({err}); delete it to report without it")
     suite_config = config.get("suite", config)  # the demo nests the suite's configuration
     text = _report_text(suite_config)
-    html = write_report(scores, Path(args.out or results), config=config,
+    comparisons = []
+    for table_file in sorted(results.glob("selection/*/*/compare.csv")):  # a suite's [selection] results
+        lines = (table_file.parent / "recommendation.txt").read_text("utf-8").splitlines() or [""]
+        comparisons.append((pd.read_csv(table_file), lines[0], lines[1:]))
+    html = write_report(scores, Path(args.out or results), config=config, comparisons=comparisons,
                         title=args.title or text["title"], description=text["description"])
     print(f"report: {html} ({len(scores)} score rows)")
     return 0
