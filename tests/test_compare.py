@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -91,6 +92,7 @@ def tiny_bert(tmp_path_factory):
     return _save_deep("bert", tmp_path_factory.mktemp("tinybert") / "m", n_layers=3)
 
 
+@pytest.mark.slow
 def test_compare_runs_every_strategy_and_the_finetuning_reference(tiny_bert, tmp_path):
     from probekit.compare import TABLE_COLUMNS, compare
     from probekit.data.synthetic import generate
@@ -186,6 +188,7 @@ def test_report_shows_the_comparison_table_and_recommendation(tmp_path):
     assert "| finetune |" in md.replace("  ", " ") or "finetune" in md
 
 
+@pytest.mark.slow
 def test_suite_selection_section_runs_compare_and_reports(tiny_bert, tmp_path):
     """A suite's [selection] runs every chosen strategy vs fine-tuning; the report carries the
     table; a re-run reads it back; bad keys are refused naming the line."""
@@ -236,3 +239,22 @@ cka = false
     suite.write_text(bad.replace('strategies = ["middle"]', "").replace("test_sentences = 30\n", ""))
     with pytest.raises(ConfigError, match="scores task 'pos' on a test split"):
         load_suite(suite)
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_probe_guided_layer_beats_the_last_layer_on_ewt_pos(real_data, minilm, tmp_path):
+    """Real data, real model: on UD EWT POS the dev-chosen MiniLM layer beats the last layer on
+    test as frozen features (the last layer is the one HF feature extraction returns)."""
+    from probekit.compare import compare
+    from probekit.data.conllu import read_conllu
+
+    ewt = real_data / "ud-english-ewt"
+    train = read_conllu(ewt / "en_ewt-ud-train.conllu")[:300]
+    dev, test = read_conllu(ewt / "en_ewt-ud-dev.conllu")[:150], read_conllu(ewt / "en_ewt-ud-test.conllu")[:150]
+    result = compare(str(minilm), "pos", train, dev, test, strategies=["cost_aware", "last"], seeds=(0,),
+                     finetune=False, n_boot=50, speed_sentences=32, progress=False)
+    t = result.table.set_index("strategy")
+    assert result.selections["cost_aware"].layers[0] in (1, 2, 3, 4)
+    assert t.loc["cost_aware", "score"] > t.loc["last", "score"] + 0.03
+    assert t.loc["cost_aware", "layers_run"] < 6

@@ -199,7 +199,7 @@ class FeatureHead(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, head: str = "linear", *, hidden: int = 256, lstm_hidden: int = 64, dropout: float = 0.1,
-                 lr: float = 1e-3, batch_size: int = 256, max_epochs: int = 30, patience: int = 3,
+                 lr: float = 2e-3, batch_size: int = 512, max_epochs: int = 20, patience: int = 3,
                  standardize: bool = True, random_state: int = 0, device: str = "cpu") -> None:
         self.head = head
         self.hidden = hidden
@@ -256,7 +256,7 @@ class FeatureHead(ClassifierMixin, BaseEstimator):
         texts = rng.permutation(np.unique(inputs.text))
         per_text = np.split(np.argsort(inputs.text, kind="stable"), np.cumsum(np.bincount(
             inputs.text, minlength=len(inputs.text_offsets) - 1))[:-1])
-        size = max(1, self.batch_size // 4)  # texts per step: 64 sentences at the default
+        size = max(1, self.batch_size // 16)  # texts per step: 32 sentences at the default
         return [np.concatenate([per_text[t] for t in texts[i:i + size]]) for i in range(0, len(texts), size)]
 
     # -- estimator -----------------------------------------------------------------------------
