@@ -217,11 +217,11 @@ def _convert(path: Path, out: Path) -> None:
         if hasattr(holder, "quantization_config"):
             delattr(holder, "quantization_config")
     model.save_pretrained(out, safe_serialization=True)
-    start_with_document_token(tokenizer)
+    start_with_document_token(tokenizer, model.get_input_embeddings().num_embeddings)
     tokenizer.save_pretrained(out)
 
 
-def start_with_document_token(tokenizer) -> str | None:
+def start_with_document_token(tokenizer, n_embeddings: int) -> str | None:
     """Make ``tokenizer`` put the document-start token before every text, if it adds none.
 
     llama.cpp's chat models (SmolLM2 among them) add no start token, so a text's first word is
@@ -230,7 +230,8 @@ def start_with_document_token(tokenizer) -> str | None:
     28,700 vs under 900), which wrecks linear probes on those layers (EWT POS, 200 sentences,
     layer 12: 0.72 vs 0.88 with the start token). In training every document followed
     ``<|endoftext|>``, so that token (else the tokenizer's BOS) is put first; it belongs to no
-    word, so word and sentence vectors never include it.
+    word, so word and sentence vectors never include it. A token the converter added beyond the
+    model's ``n_embeddings`` rows is never chosen.
 
     Returns the token put first, or ``None`` when the tokenizer already adds one (or has none).
     """
@@ -241,9 +242,10 @@ def start_with_document_token(tokenizer) -> str | None:
     if special_tokens(tokenizer)[0]:
         return None
     vocab = tokenizer.get_vocab()
-    token = "<|endoftext|>" if "<|endoftext|>" in vocab else tokenizer.bos_token
-    if token is None or token not in vocab:
+    usable = [t for t in ("<|endoftext|>", tokenizer.bos_token) if vocab.get(t, n_embeddings) < n_embeddings]
+    if not usable:
         return None
+    token = usable[0]
     tokenizer.backend_tokenizer.post_processor = processors.TemplateProcessing(
         single=f"{token} $A", pair=f"{token} $A $B", special_tokens=[(token, vocab[token])])
     return token
