@@ -176,6 +176,9 @@ def converted_folder(source: str | Path, *, cache_dir: str | Path | None = None)
     info = check_file(path)
     # keep_partial=False: a failed conversion leaves nothing behind, not even a partial folder
     with entry.build(keep_partial=False) as folder:
+        for stale in folder.iterdir():  # left by a killed run; hidden files are the lock
+            if stale.is_file() and not stale.name.startswith("."):
+                stale.unlink()
         _convert(path, folder)
         entry.commit({"summary": {"gguf": path.name, **{k: info[k] for k in ("architecture", "name")}},
                       "inputs": {"file": file_identity(path), "check": info}})
