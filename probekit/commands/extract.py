@@ -19,7 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the content-addressed cache (a re-run with the same inputs is a cache hit). Works under "
         "torchrun: each rank extracts its share, rank 0 publishes the entry.")
     p.add_argument("--model", required=True, help="checkpoint folder, pkg:<package>/<folder>, a "
-                   "model id in the local Hugging Face cache, or 'minilm' (the installed all-MiniLM-L6-v2)")
+                   "model id in the local Hugging Face cache, 'minilm' (the installed all-MiniLM-L6-v2), or a "
+                   "GGUF file (path, pkg:<package>/<file>.gguf, or 'smollm2')")
     p.add_argument("--data", required=True, help="corpus file or folder (.conllu, .iob2, .jsonl, .txt)")
     p.add_argument("--task", help="extract the texts of this task's examples (e.g. pos, deps)")
     p.add_argument("--layers", default="all", help="'all', or e.g. '0,3,6' or '2-4' (default all)")

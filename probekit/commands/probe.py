@@ -20,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", default="minilm",
                    help="checkpoint folder, pkg:<package>/<folder>, a model id in the local Hugging Face "
-                   "cache, or 'minilm' (the installed all-MiniLM-L6-v2; default)")
+                   "cache, 'minilm' (the installed all-MiniLM-L6-v2; default), a .gguf file or 'smollm2' "
+                   "(the installed SmolLM2-135M GGUF)")
     p.add_argument("--data", required=True, help="training corpus (.conllu, .iob2, .jsonl ...)")
     p.add_argument("--eval", required=True, help="evaluation corpus (dev or test split)")
     p.add_argument("--task", default="pos", help="task name (see `probekit data tasks`; default pos)")

