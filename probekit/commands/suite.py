@@ -46,10 +46,19 @@ def _run(args: argparse.Namespace) -> int:
     suite = _load_checked(args)
     out = _out_dir(args, suite)
     if args.dry_run:
+        from probekit.suite import stage_complete
+
+        transfer = suite.config.get("transfer") or {}
+        for stage in transfer.get("stages", []):
+            folder = Path(transfer["out"]) / stage["name"]
+            print(f"{'done' if stage_complete(folder) else 'to run':>6}  transfer stage {stage['name']} "
+                  f"({stage['kind']})  {folder}")
         units = plan_units(suite, out)
         width = max(len(u.label) for u in units)
         for unit in units:
-            print(f"{'cached' if unit.cached else 'to run':>6}  {unit.label:<{width}}  {unit.file}")
+            status = "cached" if unit.cached else "to run"
+            after = "" if unit.key else f"  (after transfer stage {unit.model['stage']})"
+            print(f"{status:>6}  {unit.label:<{width}}  {unit.file}{after}")
         done = sum(u.cached for u in units)
         print(f"\n{len(units)} units: {done} cached, {len(units) - done} to run (report: {out / 'report.html'})")
         return 0
