@@ -770,7 +770,7 @@ def _probe_unit(suite: Suite, unit: Unit, generated: dict, progress: bool):
         span_pooling=task["span_pooling"], n_boot=cfg["scoring"]["bootstrap"],
         confidence=cfg["scoring"]["confidence"], mdl=cfg["scoring"]["mdl"], probe_params=cfg["probes"],
         model_name=model.get("label") or model["id"], checkpoint=model["checkpoint"], progress=progress,
-        **extract_options(suite),
+        skip_inapplicable=True, **extract_options(suite),
     )
 
 
