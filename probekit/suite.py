@@ -624,10 +624,13 @@ def _unit_key(suite: Suite, model: dict, task: dict, generated: dict | None = No
 
     cfg = suite.config
     extract = {k: v for k, v in cfg["extract"].items() if k not in _SPEED_ONLY["extract"]}
+    # Where the model and the data files live is no part of the key: their content is.
     return stage_key(
         "suite-unit", RUN_VERSION, extract_version=CODE_VERSION,
-        model={**model, "identity": folder_identity(resolve_model(model["path"]))},
-        task=task, data=_data_identity(suite, task, generated), seeds=cfg["seeds"],
+        model={**{k: v for k, v in model.items() if k != "path"},
+               "identity": folder_identity(resolve_model(model["path"]))},
+        task={k: v for k, v in task.items() if k not in ("train", "eval")},
+        data=_data_identity(suite, task, generated), seeds=cfg["seeds"],
         probes=cfg["probes"], extract=extract, scoring=cfg["scoring"],
     )
 
@@ -669,6 +672,17 @@ def plan_units(suite: Suite, out_dir: str | Path, generated: dict | None = None)
     return units
 
 
+def _renamed(err: Exception, note: str) -> Exception:
+    """A probekit error with ``note`` in front, of the same type where it can be (the CLI prints
+    it as one line)."""
+    from probekit.errors import ProbekitError
+
+    try:
+        return type(err)(f"{note}: {err}")
+    except TypeError:  # a subclass with another signature
+        return ProbekitError(f"{note}: {err}")
+
+
 def stage_complete(folder: str | Path) -> bool:
     """Whether a transfer stage folder holds a complete checkpoint (its lineage says so)."""
     from probekit.transfer.lineage import read_record
@@ -696,10 +710,10 @@ def run_transfer(suite: Suite) -> dict:
         done = [n for n in names if stage_complete(Path(transfer["out"]) / n)]
         note = (f"{suite.where('transfer', 'stages', failed)}: transfer stage {names[failed]!r} failed; "
                 f"finished stages ({', '.join(done) or 'none'}) stay in {transfer['out']} and a re-run resumes")
-        if isinstance(err, ProbekitError):
-            raise type(err)(f"{note}: {err}") from err
-        err.add_note(note)
-        raise
+        if not isinstance(err, ProbekitError):  # a bug, not bad input: keep the traceback
+            err.add_note(note)
+            raise
+        raise _renamed(err, note) from err
 
 
 def extract_options(suite: Suite) -> dict:
@@ -748,10 +762,10 @@ def run_suite(suite: Suite, out_dir: str | Path, *, progress: bool = True) -> "p
                     "scoring", "cka")
                 note = (f"{where}: unit {unit.label} failed; the {done} finished unit(s) stay in "
                         f"{out / 'units'} and a re-run starts from there")
-                if isinstance(err, ProbekitError):
-                    raise type(err)(f"{note}: {err}") from err
-                err.add_note(note)
-                raise
+                if not isinstance(err, ProbekitError):  # a bug, not bad input: keep the traceback
+                    err.add_note(note)
+                    raise
+                raise _renamed(err, note) from err
             atomic_write_text(unit.file, scores.to_csv(index=False))
         frames.append(pd.read_csv(unit.file))  # same dtypes whether computed now or resumed
     scores = pd.concat(frames, ignore_index=True)
