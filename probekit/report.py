@@ -8,7 +8,9 @@ A report never re-runs a probe: it reads the tidy scores table (one row per meas
 * ``layer_curves.png`` (score per layer with confidence bands, control task dashed),
 * ``task_layer_heatmap.png`` (Tenney-style: where in the network each task peaks),
 * ``report.md`` and a self-contained ``report.html`` (figures inlined), and
-* ``config.json``, the resolved configuration that produced the scores.
+* ``config.json``, the resolved configuration that produced the scores, and
+* ``report.json``: title, description and extra sections, so ``probekit report RESULTS_DIR``
+  rebuilds the same report from the folder alone (:func:`rebuild_report`).
 """
 
 from __future__ import annotations
@@ -162,6 +164,46 @@ def _html_table(frame: pd.DataFrame) -> str:
     return f"<div class='wide'><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>"
 
 
+REPORT_TEXT = "report.json"  # the words of a report that are not in the scores table
+
+
+def rebuild_report(results: str | Path, out_dir: str | Path | None = None, *, title: str | None = None) -> Path:
+    """Write the report of a results folder again, from its files alone: ``scores.csv`` (or the
+    finished ``units/*.csv`` of an interrupted run), ``config.json`` and ``report.json``."""
+    from probekit.errors import ConfigError
+
+    results = Path(results)
+    units = sorted((results / "units").glob("*.csv")) if (results / "units").is_dir() else []
+    if (results / "scores.csv").is_file():
+        scores = pd.read_csv(results / "scores.csv")
+    elif units:  # an interrupted run: the finished units are the results so far
+        scores = pd.concat([pd.read_csv(f) for f in units], ignore_index=True)
+    else:
+        raise ConfigError(f"{results} holds no scores.csv and no units/*.csv; give the folder `probekit run` "
+                          "wrote (e.g. reports/demo)")
+    stored: dict = {}
+    for name in ("config.json", REPORT_TEXT):
+        path = results / name
+        if path.is_file():
+            try:
+                stored[name] = json.loads(path.read_text("utf-8"))
+            except json.JSONDecodeError as err:
+                raise ConfigError(f"{path}: not valid JSON ({err}); delete it to report without it") from err
+    config = stored.get("config.json", {})
+    text = stored.get(REPORT_TEXT) or {}
+    suite = config.get("suite", config)  # the demo nests the suite's configuration
+    comparisons = []
+    for table_file in sorted(results.glob("selection/*/*/compare.csv")):  # a suite's [selection] results
+        lines = (table_file.parent / "recommendation.txt").read_text("utf-8").splitlines() or [""]
+        comparisons.append((pd.read_csv(table_file), lines[0], lines[1:]))
+    return write_report(
+        scores, Path(out_dir or results), config=config, comparisons=comparisons,
+        title=title or text.get("title") or f"probekit: {suite.get('name') or results.name}",
+        description=text.get("description", suite.get("description") or ""),
+        extra_sections=[tuple(section) for section in text.get("extra_sections", [])],
+    )
+
+
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
 th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}img{max-width:100%}
@@ -205,6 +247,9 @@ def write_report(
     summary = summarize(scores)
     atomic_write_text(out / "summary.csv", summary.to_csv(index=False))
     atomic_write_text(out / "config.json", json.dumps(config or {}, indent=2, sort_keys=True, default=str))
+    extra_sections = list(extra_sections)
+    atomic_write_text(out / REPORT_TEXT, json.dumps({"title": title, "description": description,
+                                                     "extra_sections": extra_sections}, indent=2))
     figures = []
     if len(curves):
         figures.append(("Score per layer", plot_layer_curves(curves, out / "layer_curves.png")))

@@ -112,6 +112,7 @@ def probe_task(
     device: str | None = None,
     progress: bool = True,
     split: str = "eval",
+    skip_inapplicable: bool = False,
 ) -> pd.DataFrame:
     """Train ``probes`` on every layer (one batched model per probe and seed) and score them.
 
@@ -131,8 +132,10 @@ def probe_task(
     ``word_pooling``, ``sentence_pooling`` (sentence tasks then use the extracted sentence
     vectors), ``dtype``, ``store_dtype`` and ``max_tokens_per_batch`` are passed to
     :func:`probekit.extract.extract`. ``probe_params`` maps a probe name to keyword arguments of
-    its estimator; ``split`` names the evaluation sentences in the rows (``"dev"``
-    when the scores will choose layers).
+    its estimator. ``probes`` name entries of :data:`probekit.probes.registry.PROBES`; one that does
+    not apply to ``task`` (e.g. ``span`` on a sentence task) is an error, or skipped with
+    ``skip_inapplicable`` (a suite's probes run on the tasks they apply to). ``split`` names the
+    evaluation sentences in the rows (``"dev"`` when the scores will choose layers).
     """
     from probekit.tasks import get_task
 
@@ -140,9 +143,11 @@ def probe_task(
     if not 0 < confidence < 1:
         raise ConfigError(f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}")
     t = get_task(task)
-    specs = [spec for spec in specs if spec.applies_to(t)]  # e.g. no span probe on a sentence task
-    if not specs and not mix:
-        raise ConfigError(f"none of the probes {list(probes)} applies to task {task!r} ({t.kind} task)")
+    inapplicable = [spec for spec in specs if not spec.applies_to(t)]
+    if inapplicable and not skip_inapplicable:
+        raise ConfigError("; ".join(f"probe {spec.name!r} applies to {spec.applies_to_text()}, not to the "
+                                    f"{t.kind} task {task!r}" for spec in inapplicable))
+    specs = [spec for spec in specs if spec.applies_to(t)]  # a suite's probes run where they apply
     name = model_name or str(model)
     if isinstance(model, (str, Path)):
         model = resolve_model(model)  # once, and before any data work: a bad path fails first
@@ -299,24 +304,31 @@ def _mix_rows(base, train: Split, evals: Split, layer_ids, seed, n_boot, confide
 
 
 def per_layer_table(scores: pd.DataFrame) -> pd.DataFrame:
-    """Readable per-layer view: one row per (task, probe, layer) with ``score [ci]``, control
-    score and selectivity, averaged over seeds."""
+    """Readable per-layer view: one row per (task, probe, layer) with the headline metric of that
+    probe (``score [ci]``), control score and selectivity, averaged over seeds."""
+    from probekit.analysis import primary_metric
+
     s = scores[scores["layer"].notna()]
-    acc = s[s["metric"] == "accuracy"]
 
     def fmt(g):
-        return f"{g['value'].mean():.3f} [{g['ci_low'].mean():.3f}, {g['ci_high'].mean():.3f}]"
+        lo, hi = g["ci_low"].mean(), g["ci_high"].mean()
+        ci = f" [{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) and np.isfinite(hi) else ""
+        return f"{g['value'].mean():.3f}{ci}"
 
     out = []
-    for (task, probe, layer), g in acc.groupby(["task", "probe", "layer"], sort=True):
-        task_rows = g[~g["control"].astype(bool)]
-        ctrl = g[g["control"].astype(bool)]
-        sel = s[(s["metric"] == "selectivity") & (s["task"] == task) & (s["probe"] == probe)
-                & (s["layer"] == layer)]
-        out.append({"task": task, "probe": probe, "layer": int(layer),
-                    "score [95% CI]": fmt(task_rows) if len(task_rows) else "",
-                    "control": f"{ctrl['value'].mean():.3f}" if len(ctrl) else "",
-                    "selectivity": f"{sel['value'].mean():.3f}" if len(sel) else ""})
+    for (task, probe), group in s.groupby(["task", "probe"], sort=True):
+        metric = primary_metric(group, task, probe)
+        if metric is None:
+            continue
+        head = group[group["metric"] == metric]
+        for layer, g in head.groupby("layer", sort=True):
+            task_rows = g[~g["control"].astype(bool)]
+            ctrl = g[g["control"].astype(bool)]
+            sel = group[(group["metric"] == "selectivity") & (group["layer"] == layer)]
+            out.append({"task": task, "probe": probe, "layer": int(layer), "metric": metric,
+                        "score [95% CI]": fmt(task_rows) if len(task_rows) else "",
+                        "control": f"{ctrl['value'].mean():.3f}" if len(ctrl) else "",
+                        "selectivity": f"{sel['value'].mean():.3f}" if len(sel) else ""})
     return pd.DataFrame(out)
 
 

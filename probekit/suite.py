@@ -48,7 +48,7 @@ from probekit.io import tomllib
 
 # Allowed keys per section, with defaults (None = required or optional without default).
 TOP_KEYS = {"name": None, "description": "", "seeds": [0], "data": {}, "models": [], "tasks": [],
-            "probes": {}, "extract": {}, "scoring": {}, "report": {}, "selection": None}
+            "probes": {}, "extract": {}, "scoring": {}, "transfer": {}, "report": {}, "selection": None}
 DATA_KEYS = {"root": None, "synthetic": None}
 MODEL_KEYS = {"id": None, "path": None, "layers": "all", "checkpoint": ""}
 TASK_KEYS = {"name": None, "train": None, "eval": None, "test": None, "control": False, "max_train": None,
@@ -66,10 +66,12 @@ EXTRACT_KEYS = {"word_pooling": "mean", "sentence_pooling": "words", "dtype": "f
                 "max_tokens_per_batch": "auto"}
 SCORING_KEYS = {"bootstrap": 1000, "confidence": 0.95, "mdl": False, "cka": True}
 REPORT_KEYS = {"title": None}
-# Sections that exist elsewhere in probekit but that `probekit run` does not run: refused, not ignored.
-NOT_RUN = {"transfer": "[transfer] stages are run by `probekit transfer {path}`, not by `probekit run`; run them "
-           "there and list the checkpoint folders they write as [[models]] (path = \"<out>/<stage>\"), or "
-           "keep the chain in its own file"}
+# [transfer]: a chain of stages (probekit.transfer.chain) whose checkpoints become models of the
+# suite: model "<name>-<stage>", shown as model <name>, checkpoint <stage>. `out` is relative to
+# the suite file, as for `probekit transfer SUITE`, so both commands share the checkpoints.
+TRANSFER_KEYS = {"name": "transfer", "out": "runs/transfer", "layers": "all", "stages": []}
+STAGE_KINDS = ("pretrain", "adapt", "finetune")
+SUITE_STAGE_KEYS = {"probe": True}  # stage keys the suite reads itself (the rest go to the chain)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -280,9 +282,6 @@ def resolve(raw: dict, path: Path | None = None, *, where: _Where | None = None)
     models are checked by :func:`check_suite`.
     """
     where = where or _Where(path)
-    for section, why in NOT_RUN.items():
-        if section in raw:
-            raise ConfigError(f"{where(section)}: {why.format(path=path or 'SUITE')}")
     config = _check_keys(raw, TOP_KEYS, where, section="top level")
     if not config["name"]:
         raise ConfigError(f"{where(section='top level')}: missing required key 'name'")
@@ -317,8 +316,11 @@ def resolve(raw: dict, path: Path | None = None, *, where: _Where | None = None)
         except ConfigError as err:
             raise ConfigError(f"{where('models', i, 'layers')}: {err}") from None
         models.append(model)
+    config["transfer"] = _resolve_transfer(config["transfer"], where, base)
+    models += _transfer_models(config["transfer"])
     if not models:
-        raise ConfigError(f"{where('models', section='models')}: a suite needs at least one [[models]] entry")
+        raise ConfigError(f"{where('models', section='models')}: a suite needs at least one [[models]] entry "
+                          "or a [transfer] stage to probe")
     ids = [m["id"] for m in models]
     for i, model_id in enumerate(ids):
         if ids.index(model_id) != i:
@@ -364,6 +366,66 @@ def resolve(raw: dict, path: Path | None = None, *, where: _Where | None = None)
         config["probes"] = {"linear": {}}
     _check_probes(config["probes"], config["tasks"], where)
     return Suite(path=path, config=config, where=where)
+
+
+def _resolve_transfer(section: dict, where: _Where, base: Path) -> dict:
+    """Validate ``[transfer]``: its keys, each stage's keys (the chain's, plus ``probe``), kinds,
+    unique names and ``from`` references to earlier stages."""
+    if not section:
+        return {}
+    from probekit.transfer.chain import STAGE_KEYS
+
+    section = _check_keys(section, TRANSFER_KEYS, where, "transfer")
+    section["out"] = str((base / section["out"]).resolve())
+    try:
+        section["layers"] = parse_layers(section["layers"])
+    except ConfigError as err:
+        raise ConfigError(f"{where('transfer', 'layers')}: {err}") from None
+    if not isinstance(section["stages"], list) or not section["stages"]:
+        raise ConfigError(f"{where('transfer')}: [transfer] needs [[transfer.stages]] (name, kind = "
+                          f"{' | '.join(STAGE_KINDS)}, ...)")
+    allowed = {**{k: None for k in sorted(STAGE_KEYS)}, **SUITE_STAGE_KEYS}
+    names: list[str] = []
+    stages = []
+    for i, given in enumerate(section["stages"]):
+        stage = _check_keys(given, allowed, where, "transfer", "stages", i)
+        stage = {k: v for k, v in stage.items() if k in given or k in SUITE_STAGE_KEYS}  # the chain's own defaults
+        at = where("transfer", "stages", i)
+        if not stage.get("name") or not isinstance(stage["name"], str):
+            raise ConfigError(f"{at}: missing 'name' (the stage's folder under {section['out']})")
+        if stage["name"] in names:
+            raise ConfigError(f"{where('transfer', 'stages', i, 'name')}: stage name {stage['name']!r} is used twice")
+        if stage.get("kind") not in STAGE_KINDS:
+            raise ConfigError(f"{where('transfer', 'stages', i, 'kind')}: kind = {stage.get('kind')!r}; use "
+                              f"{' | '.join(STAGE_KINDS)}")
+        if stage["kind"] != "pretrain":
+            src = stage.get("from")
+            if not src:
+                raise ConfigError(f"{at}: stage {stage['name']!r} needs 'from' (an earlier stage, a model folder "
+                                  "or 'minilm')")
+            later = [s.get("name") for s in section["stages"][i:] if isinstance(s, dict)]
+            if src not in names and src in later:
+                raise ConfigError(f"{where('transfer', 'stages', i, 'from')}: stage {stage['name']!r} starts from "
+                                  f"{src!r}, which comes later; stages run in file order")
+        elif "corpus" not in stage:
+            raise ConfigError(f"{at}: pretrain stage {stage['name']!r} needs 'corpus' (a text file or "
+                              "'synthetic:DOMAIN:N')")
+        if not isinstance(stage["probe"], bool):
+            raise ConfigError(f"{where('transfer', 'stages', i, 'probe')}: probe = {stage['probe']!r}; use true "
+                              "(probe this stage's checkpoint) or false")
+        names.append(stage["name"])
+        stages.append(stage)
+    section["stages"] = stages
+    return section
+
+
+def _transfer_models(transfer: dict) -> list[dict]:
+    """The checkpoints of ``[transfer]`` stages as model entries (``stage`` marks them)."""
+    if not transfer:
+        return []
+    return [{"id": f"{transfer['name']}-{st['name']}", "path": str(Path(transfer["out"]) / st["name"]),
+             "layers": transfer["layers"], "checkpoint": st["name"], "label": transfer["name"], "stage": st["name"]}
+            for st in transfer["stages"] if st["probe"]]
 
 
 def _check_values(config: dict, where: _Where) -> None:
@@ -481,6 +543,8 @@ def check_suite(suite: Suite) -> list[str]:
 
     problems = []
     for i, model in enumerate(suite.config["models"]):
+        if model.get("stage"):
+            continue  # written by the [transfer] stage of that name
         try:
             resolve_model(model["path"])
         except ProbekitError as err:
@@ -495,6 +559,32 @@ def check_suite(suite: Suite) -> list[str]:
                 elif Path(f).suffix.lower() not in _CORPUS_SUFFIXES:
                     problems.append(f"{suite.where('tasks', i, split)}: task {task['name']!r}: {f} is not a "
                                     f"corpus file ({', '.join(_CORPUS_SUFFIXES)})")
+    problems += _check_transfer(suite)
+    return problems
+
+
+def _check_transfer(suite: Suite) -> list[str]:
+    """``from`` models and corpus files of the ``[transfer]`` stages exist."""
+    from probekit.errors import ProbekitError
+    from probekit.extract.models import resolve_model
+
+    transfer = suite.config.get("transfer") or {}
+    base = suite.path.parent.resolve() if suite.path else Path.cwd()
+    names = [st["name"] for st in transfer.get("stages", [])]
+    problems = []
+    for i, st in enumerate(transfer.get("stages", [])):
+        src = st.get("from")
+        if src and src not in names and not (base / src).exists():
+            try:
+                resolve_model(src)
+            except ProbekitError as err:
+                problems.append(f"{suite.where('transfer', 'stages', i, 'from')}: stage {st['name']!r}: {err}")
+        for key in ("corpus", "vocab_also"):
+            specs = st.get(key) or []
+            for spec in [specs] if isinstance(specs, str) else specs:
+                if not str(spec).startswith("synthetic:") and not (base / spec).exists():
+                    problems.append(f"{suite.where('transfer', 'stages', i, key)}: stage {st['name']!r}: {key} "
+                                    f"{base / spec} not found (a text file, a folder of .txt, or synthetic:DOMAIN:N)")
     return problems
 
 
@@ -581,10 +671,13 @@ def _unit_key(suite: Suite, model: dict, task: dict, generated: dict | None = No
 
     cfg = suite.config
     extract = {k: v for k, v in cfg["extract"].items() if k not in _SPEED_ONLY["extract"]}
+    # Where the model and the data files live is no part of the key: their content is.
     return stage_key(
         "suite-unit", RUN_VERSION, extract_version=CODE_VERSION,
-        model={**model, "identity": folder_identity(resolve_model(model["path"]))},
-        task=task, data=_data_identity(suite, task, generated), seeds=cfg["seeds"],
+        model={**{k: v for k, v in model.items() if k != "path"},
+               "identity": folder_identity(resolve_model(model["path"]))},
+        task={k: v for k, v in task.items() if k not in ("train", "eval")},
+        data=_data_identity(suite, task, generated), seeds=cfg["seeds"],
         probes=cfg["probes"], extract=extract, scoring=cfg["scoring"],
     )
 
@@ -615,15 +708,59 @@ def plan_units(suite: Suite, out_dir: str | Path, generated: dict | None = None)
     cfg = suite.config
     units = []
     for model in cfg["models"]:
-        for task in cfg["tasks"]:
-            key = _unit_key(suite, model, task, generated)
-            units.append(Unit(model, task, key, units_dir / f"{model['id']}__{task['name']}__{key[:16]}.csv"))
-    if cfg["scoring"]["cka"]:
-        task = cfg["tasks"][0]
-        for model in cfg["models"]:
-            key = _unit_key(suite, model, {**task, "unit": "cka"}, generated)
-            units.append(Unit(model, None, key, units_dir / f"{model['id']}__cka__{key[:16]}.csv"))
+        for task in [*cfg["tasks"], *([None] if cfg["scoring"]["cka"] else [])]:
+            name = task["name"] if task else "cka"
+            if model.get("stage") and not stage_complete(model["path"]):
+                # its checkpoint does not exist yet: keyed once the [transfer] stage has run
+                units.append(Unit(model, task, "", units_dir / f"{model['id']}__{name}__pending.csv"))
+                continue
+            key = _unit_key(suite, model, task or {**cfg["tasks"][0], "unit": "cka"}, generated)
+            units.append(Unit(model, task, key, units_dir / f"{model['id']}__{name}__{key[:16]}.csv"))
     return units
+
+
+def _renamed(err: Exception, note: str) -> Exception:
+    """A probekit error with ``note`` in front, of the same type where it can be (the CLI prints
+    it as one line)."""
+    from probekit.errors import ProbekitError
+
+    try:
+        return type(err)(f"{note}: {err}")
+    except TypeError:  # a subclass with another signature
+        return ProbekitError(f"{note}: {err}")
+
+
+def stage_complete(folder: str | Path) -> bool:
+    """Whether a transfer stage folder holds a complete checkpoint (its lineage says so)."""
+    from probekit.transfer.lineage import read_record
+
+    record = read_record(folder) if Path(folder).is_dir() else None
+    return bool(record) and record.get("status") == "complete"
+
+
+def run_transfer(suite: Suite) -> dict:
+    """Run the suite's ``[transfer]`` stages (complete ones are skipped, an interrupted one resumes);
+    returns stage name -> lineage record. A failing stage is named with its suite line."""
+    transfer = suite.config.get("transfer") or {}
+    if not transfer:
+        return {}
+    from probekit.errors import ProbekitError
+    from probekit.transfer.chain import run_chain
+
+    stages = [{k: v for k, v in st.items() if k not in SUITE_STAGE_KEYS} for st in transfer["stages"]]
+    base = suite.path.parent.resolve() if suite.path else Path.cwd()
+    try:
+        return run_chain(stages, transfer["out"], base=base)
+    except Exception as err:
+        names = [st["name"] for st in stages]
+        failed = next((i for i, n in enumerate(names) if not stage_complete(Path(transfer["out"]) / n)), 0)
+        done = [n for n in names if stage_complete(Path(transfer["out"]) / n)]
+        note = (f"{suite.where('transfer', 'stages', failed)}: transfer stage {names[failed]!r} failed; "
+                f"finished stages ({', '.join(done) or 'none'}) stay in {transfer['out']} and a re-run resumes")
+        if not isinstance(err, ProbekitError):  # a bug, not bad input: keep the traceback
+            err.add_note(note)
+            raise
+        raise _renamed(err, note) from err
 
 
 def extract_options(suite: Suite) -> dict:
@@ -657,6 +794,7 @@ def run_suite(suite: Suite, out_dir: str | Path, *, progress: bool = True) -> "p
         raise ConfigError("the suite cannot run:\n  " + "\n  ".join(problems))
     out = Path(out_dir)
     (out / "units").mkdir(parents=True, exist_ok=True)
+    run_transfer(suite)  # first: its checkpoints are models of the units below
     generated: dict = {}
     frames = []
     units = plan_units(suite, out, generated)
@@ -671,10 +809,10 @@ def run_suite(suite: Suite, out_dir: str | Path, *, progress: bool = True) -> "p
                     "scoring", "cka")
                 note = (f"{where}: unit {unit.label} failed; the {done} finished unit(s) stay in "
                         f"{out / 'units'} and a re-run starts from there")
-                if isinstance(err, ProbekitError):
-                    raise type(err)(f"{note}: {err}") from err
-                err.add_note(note)
-                raise
+                if not isinstance(err, ProbekitError):  # a bug, not bad input: keep the traceback
+                    err.add_note(note)
+                    raise
+                raise _renamed(err, note) from err
             atomic_write_text(unit.file, scores.to_csv(index=False))
         frames.append(pd.read_csv(unit.file))  # same dtypes whether computed now or resumed
     scores = pd.concat(frames, ignore_index=True)
@@ -692,7 +830,8 @@ def _probe_unit(suite: Suite, unit: Unit, generated: dict, progress: bool):
         control=bool(task["control"]), layers=model["layers"], seeds=cfg["seeds"],
         span_pooling=task["span_pooling"], n_boot=cfg["scoring"]["bootstrap"],
         confidence=cfg["scoring"]["confidence"], mdl=cfg["scoring"]["mdl"], probe_params=cfg["probes"],
-        model_name=model["id"], checkpoint=model["checkpoint"], progress=progress, **extract_options(suite),
+        model_name=model.get("label") or model["id"], checkpoint=model["checkpoint"], progress=progress,
+        skip_inapplicable=True, **extract_options(suite),
     )
 
 
@@ -710,7 +849,8 @@ def _layer_similarity_unit(suite: Suite, unit: Unit, generated: dict, progress: 
     reps = extract(model["path"], evaluation, layers=model["layers"], progress=progress, **extract_options(suite))
     matrix = cka_matrix([np.asarray(reps.layer(layer), dtype=np.float32) for layer in reps.layers])
     rows = [
-        {"model": model["id"], "checkpoint": model["checkpoint"], "task": task["name"], "control": False,
+        {"model": model.get("label") or model["id"], "checkpoint": model["checkpoint"], "task": task["name"],
+         "control": False,
          "probe": "cka", "layer": li, "seed": 0, "split": "eval", "metric": f"cka_l{lj}",
          "value": float(matrix[i, j]), "n_eval": reps.n_words}
         for i, li in enumerate(reps.layers) for j, lj in enumerate(reps.layers)

@@ -134,3 +134,15 @@ def test_probe_verb_help_lists_the_registry():
     text = " ".join(verbs["probe"].format_help().split())
     for name in PROBES:
         assert name in text
+
+
+def test_a_probe_asked_for_a_task_it_cannot_run_is_an_error(model):
+    from probekit.data.synthetic import generate
+    from probekit.run_probes import per_layer_table, probe_task
+
+    with pytest.raises(ConfigError, match="probe 'span' applies to token, span and span-pair tasks"):
+        probe_task(model, generate(20, seed=0), generate(10, seed=1), task="tense", probes=("span",))
+    scores = probe_task(model, generate(40, seed=0), generate(20, seed=1), task="deps", probes=("structural",),
+                        probe_params={"structural": {"rank": 8, "max_epochs": 2}}, mix=False, progress=False)
+    table = per_layer_table(scores)
+    assert list(table.metric) == ["uuas"] * 3 and list(table.layer) == [0, 1, 2]

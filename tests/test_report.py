@@ -95,3 +95,18 @@ def test_primary_metrics_are_names_probekit_writes():
     written |= set(distance_scores([tree_distances(heads)], [heads]))
     written |= set(depth_scores([np.arange(6.0)], [heads]))
     assert set(PRIMARY_METRICS) <= written, set(PRIMARY_METRICS) - written
+
+
+def test_rebuild_report_from_the_folder_alone(tmp_path):
+    from probekit.report import rebuild_report
+
+    write_report(_scores(), tmp_path, config={"name": "x"}, title="T", description="what it is",
+                 extra_sections=[("Transfer chain", "0.925 vs 0.731")])
+    first = (tmp_path / "report.md").read_text()
+    for name in ("report.html", "report.md", "summary.csv", "layer_curves.png"):
+        (tmp_path / name).unlink()
+    rebuild_report(tmp_path)
+    assert (tmp_path / "report.md").read_text() == first
+    page = (tmp_path / "report.html").read_text()
+    assert "Transfer chain" in page and "0.925 vs 0.731" in page and "what it is" in page
+    assert (tmp_path / "layer_curves.png").stat().st_size > 0

@@ -113,3 +113,17 @@ def test_unit_keys_carry_stage_code_versions(suite_file, tmp_path, monkeypatch):
     monkeypatch.setattr(probekit.extract, "CODE_VERSION", probekit.extract.CODE_VERSION + 1)
     extraction = [u.key for u in plan_units(suite, tmp_path)]
     assert not set(keys) & set(probing) and not set(keys) & set(extraction)
+
+
+def test_unit_keys_follow_content_not_location(suite_file, tmp_path):
+    import shutil
+
+    from probekit.suite import plan_units
+
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(suite_file.parent, moved)
+    text = suite_file.read_text().replace(str(suite_file.parent / "model"), str(moved / "model"))
+    (moved / suite_file.name).write_text(text)
+    before = [u.key for u in plan_units(load_suite(suite_file), tmp_path)]
+    after = [u.key for u in plan_units(load_suite(moved / suite_file.name), tmp_path)]
+    assert before == after

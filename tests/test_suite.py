@@ -85,3 +85,14 @@ def test_unknown_probe_and_probe_option(tmp_path):
 def test_bad_probe_option_names_the_valid_ones(tmp_path):
     with pytest.raises(ConfigError, match=r"\[probes.mlp\]: unknown key 'hidden'; did you mean 'hidden_layer_sizes'"):
         load_suite(_write(tmp_path, SUITE + "[probes]\nmlp = { hidden = 256 }\n"))
+
+
+def test_a_bad_value_from_set_says_so(tmp_path):
+    with pytest.raises(ConfigError, match=r"s.toml: \[extract.dtype\] \(set by --set\): dtype = 'float64'"):
+        load_suite(_write(tmp_path, SUITE), ["extract.dtype=float64"])
+
+
+def test_key_lines_doctest_and_arrays_of_tables():
+    lines = suite_module.key_lines('[[transfer.stages]]\nname = "a"\n[[transfer.stages]]\nname = "b"\n'
+                                   'tasks = [\n  "x",\n]\nkind = "adapt"\n')
+    assert lines[("transfer", "stages", 1, "name")] == 4 and lines[("transfer", "stages", 1, "kind")] == 8

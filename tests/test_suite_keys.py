@@ -1,5 +1,5 @@
 """Nothing accepted and ignored: every [extract] and [scoring] key of a suite reaches the stage it
-configures (or is refused with the suite line), and a [transfer] section is refused, not skipped."""
+configures, or a bad value is refused with the suite line ([transfer]: tests/test_suite_transfer.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import probekit.extract
 from probekit.errors import ConfigError
 from probekit.extract.tiny import save_tiny
-from probekit.suite import load_suite, plan_units, resolve, run_suite
+from probekit.suite import load_suite, plan_units, run_suite
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -105,17 +105,6 @@ def test_mdl_writes_codelength_rows(tmp_path, model):
     # Voita & Titov: control labels are per-word random).
     comp = mdl[mdl.metric == "mdl_compression"].groupby("control")["value"].max()
     assert comp[False] > comp[True]
-
-
-def test_transfer_section_is_refused_naming_the_line(tmp_path, model):
-    path = _suite(tmp_path, model)
-    text = path.read_text() + '\n[transfer]\nout = "runs"\n'
-    path.write_text(text)
-    line = text.splitlines().index("[transfer]") + 1
-    with pytest.raises(ConfigError, match=rf"s.toml:{line}: \[transfer\]: .*probekit transfer"):
-        load_suite(path)
-    with pytest.raises(ConfigError, match=r"<suite>: \[transfer\]"):
-        resolve({"name": "x", "transfer": {}})
 
 
 @pytest.mark.parametrize("section, line, message", [

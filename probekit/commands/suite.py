@@ -46,10 +46,19 @@ def _run(args: argparse.Namespace) -> int:
     suite = _load_checked(args)
     out = _out_dir(args, suite)
     if args.dry_run:
+        from probekit.suite import stage_complete
+
+        transfer = suite.config.get("transfer") or {}
+        for stage in transfer.get("stages", []):
+            folder = Path(transfer["out"]) / stage["name"]
+            print(f"{'done' if stage_complete(folder) else 'to run':>6}  transfer stage {stage['name']} "
+                  f"({stage['kind']})  {folder}")
         units = plan_units(suite, out)
         width = max(len(u.label) for u in units)
         for unit in units:
-            print(f"{'cached' if unit.cached else 'to run':>6}  {unit.label:<{width}}  {unit.file}")
+            status = "cached" if unit.cached else "to run"
+            after = "" if unit.key else f"  (after transfer stage {unit.model['stage']})"
+            print(f"{status:>6}  {unit.label:<{width}}  {unit.file}{after}")
         done = sum(u.cached for u in units)
         print(f"\n{len(units)} units: {done} cached, {len(units) - done} to run (report: {out / 'report.html'})")
         return 0
@@ -95,38 +104,10 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    import json
+    from probekit.report import rebuild_report
 
-    import pandas as pd
-
-    from probekit.errors import ConfigError
-    from probekit.report import write_report
-
-    results = Path(args.results)
-    table = results / "scores.csv"
-    if table.is_file():
-        scores = pd.read_csv(table)
-    elif (results / "units").is_dir() and any((results / "units").glob("*.csv")):
-        # an interrupted run: the finished units are the results so far
-        scores = pd.concat([pd.read_csv(f) for f in sorted((results / "units").glob("*.csv"))], ignore_index=True)
-    else:
-        raise ConfigError(f"{results} holds no scores.csv and no units/*.csv; give the folder `probekit run` "
-                          "wrote (e.g. reports/demo)")
-    config = {}
-    if (results / "config.json").is_file():
-        try:
-            config = json.loads((results / "config.json").read_text("utf-8"))
-        except json.JSONDecodeError as err:
-            raise ConfigError(f"{results / 'config.json'}: not valid JSON ({err}); delete it to report without it")
-    suite_config = config.get("suite", config)  # the demo nests the suite's configuration
-    text = _report_text(suite_config)
-    comparisons = []
-    for table_file in sorted(results.glob("selection/*/*/compare.csv")):  # a suite's [selection] results
-        lines = (table_file.parent / "recommendation.txt").read_text("utf-8").splitlines() or [""]
-        comparisons.append((pd.read_csv(table_file), lines[0], lines[1:]))
-    html = write_report(scores, Path(args.out or results), config=config, comparisons=comparisons,
-                        title=args.title or text["title"], description=text["description"])
-    print(f"report: {html} ({len(scores)} score rows)")
+    html = rebuild_report(args.results, args.out, title=args.title)
+    print(f"report: {html}")
     return 0
 
 
@@ -160,8 +141,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     report = subparsers.add_parser(
         "report", help="rebuild a report from a results folder",
         description="Rebuild report.html, report.md, summary.csv and the plots from a results folder alone "
-        "(its scores.csv, or the finished units/ of an interrupted run, and config.json): no model, "
-        "data or cache is needed.",
+        "(its scores.csv, or the finished units/ of an interrupted run, config.json and report.json): "
+        "no model, data or cache is needed.",
     )
     report.add_argument("results", help="a folder written by `probekit run` (e.g. reports/demo)")
     report.add_argument("--out", help="write the report here instead of into RESULTS")
