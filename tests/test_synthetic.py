@@ -340,3 +340,47 @@ def test_pseudo_spelling_does_not_depend_on_build_order():
                            text=True, check=True).stdout
             for order in (["general", "biomed"], ["legal", "biomed", "reviews", "general"])]
     assert outs[0] == outs[1] and len(outs[0]) > 1000
+
+
+def _udvalidate(path, lang: str, level: int) -> tuple[int, str]:
+    import subprocess
+    import sys
+
+    code = "import sys; from udtools.cli import main; sys.exit(main())"
+    done = subprocess.run([sys.executable, "-c", code, "--lang", lang, "--level", str(level),
+                           "--max-err", "0", str(path)], capture_output=True, text=True)
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_conllu_export_passes_the_official_ud_validator(tmp_path):
+    """UD's own validator accepts the export: English at level 5 (format, universal contents,
+    English labels and features, English contents: everything but coreference), the
+    pseudo-languages at level 3 (``--lang ud``: levels 4-5 check a registered language's own
+    features, relations and auxiliaries, and these languages have none)."""
+    pytest.importorskip("udtools", reason="UD's validator is not installed (pip install udtools, "
+                                          "part of probekit's test extras)")
+    import re
+
+    runs = {("en", 5): [], ("ud", 3): []}
+    for lang in LANGUAGES:
+        sents = [s for d in DOMAINS for s in generate(300, domain=d, lang=lang, seed=11)]
+        sents += [s for d in DOMAINS for s in downstream_task(d, 60, seed=11, lang=lang)]
+        path = export(sents, tmp_path, formats=("conllu",), name=lang)["conllu"][0]
+        runs["en" if lang == "en" else "ud", 5 if lang == "en" else 3].append(path)
+    for (code, level), paths in runs.items():
+        for path in paths:
+            rc, out = _udvalidate(path, code, level)
+            assert rc == 0 and "*** PASSED ***" in out, f"{path.name} (--lang {code} --level " \
+                f"{level}):\n{out[-3000:]}"
+            # the one warning is UD English's own convention: modals carry VerbForm=Fin
+            # without Mood, as in EWT (which gets the same warning)
+            warnings = set(re.findall(r"\[L\d WARNING ([\w-]+)\]", out))
+            assert warnings <= {"verbform-fin-without-mood"}, (path.name, warnings)
+    # the check can fail: the validator rejects a missing SpaceAfter=No and an unknown relation
+    blocks = (tmp_path / "en.conllu").read_text().split("\n\n")
+    text = "\n\n".join(b for b in blocks[:80] if "obl:unmarked" in b or "SpaceAfter" in b)
+    text = text.replace("|SpaceAfter=No", "").replace("SpaceAfter=No", "_")
+    bad = tmp_path / "bad.conllu"
+    bad.write_text(text.replace("\tobl:unmarked\t", "\tobl:tmp\t") + "\n\n")
+    rc, out = _udvalidate(bad, "en", 5)
+    assert rc != 0 and "missing-spaceafter" in out and "unknown-deprel" in out

@@ -80,6 +80,13 @@ F_VERB = {
     "VBG": "Tense=Pres|VerbForm=Part",
 }
 F_PASS = "Tense=Past|VerbForm=Part|Voice=Pass"
+
+
+def finite_feats(tag: str, number: str, person: int) -> str:
+    """FEATS of a finite verb as UD English writes them: it carries its subject's number and
+    person (``were``: ``Mood=Ind|Number=Plur|Person=3|Tense=Past|VerbForm=Fin``)."""
+    tense = "Past" if tag == "VBD" else "Pres"
+    return f"Mood=Ind|Number={number}|Person={person}|Tense={tense}|VerbForm=Fin"
 # (person, number, gender) -> (nominative, accusative); gender "m" | "f" | "n"
 PRONOUNS = {
     (1, "Sing", None): ("I", "me"), (1, "Plur", None): ("we", "us"),
@@ -420,15 +427,16 @@ class Grammar:
         agree = ("VBZ" if number == "Sing" and person == 3 else "VBP")
         auxes = []  # (word, lemma, xpos, feats, rel)
 
+        def fin(tag):
+            return finite_feats(tag, number, person)
+
         def be(tag_past):
             if tag_past:
                 word = "was" if number == "Sing" and person != 2 else "were"
-                return (word, "be", "VBD", F_VERB["VBD"] if number == "Plur" else
-                        "Mood=Ind|Number=Sing|Person=%d|Tense=Past|VerbForm=Fin" % person)
+                return (word, "be", "VBD", fin("VBD"))
             word = "am" if person == 1 and number == "Sing" else (
                 "is" if number == "Sing" and person == 3 else "are")
-            return (word, "be", "VBZ" if word == "is" else "VBP",
-                    F_VERB["VBZ"] if word == "is" else F_VERB["VBP"])
+            return (word, "be", "VBZ" if word == "is" else "VBP", fin("VBZ"))
 
         if tense in ("fut", "modal"):
             modal = "will" if tense == "fut" else ("shall" if self.rng.random() < 0.7 else "may")
@@ -439,7 +447,7 @@ class Grammar:
             return auxes, ("VB", F_VERB["VB"])
         if tense == "perf":
             word = "has" if agree == "VBZ" else "have"
-            auxes.append((word, "have", agree, F_VERB[agree], "aux"))
+            auxes.append((word, "have", agree, fin(agree), "aux"))
             if passive or cop:
                 auxes.append(("been", "be", "VBN", F_VERB["VBN"], "aux:pass" if passive else "cop"))
                 return auxes, ("VBN", F_PASS) if passive else None
@@ -458,9 +466,9 @@ class Grammar:
         if neg:
             word = "did" if past else ("does" if agree == "VBZ" else "do")
             tag = "VBD" if past else agree
-            auxes.append((word, "do", tag, F_VERB[tag], "aux"))
+            auxes.append((word, "do", tag, fin(tag), "aux"))
             return auxes, ("VB", F_VERB["VB"])
-        return auxes, (("VBD" if past else agree), F_VERB["VBD" if past else agree])
+        return auxes, (("VBD" if past else agree), fin("VBD" if past else agree))
 
     def _wrap(self, inner, auxes, neg):
         """Nest ``VP -> AUX VP`` per auxiliary (outermost first in ``auxes``); 'not' after the
@@ -551,6 +559,9 @@ class Grammar:
         r = rng.random()
         if r < 0.3:
             word = TMP_ADV[int(rng.random() * len(TMP_ADV))]
+            if word in ("yesterday", "today"):  # nouns in UD English, as bare NP adjuncts
+                tok = self.f(word, "NOUN", "NN", "Number=Sing", "obl:unmarked", "tmp")
+                return Node("NP", [tok], tok, "obl:unmarked", "tmp")
             tok = self.f(word, "ADV", "RB", "_", "advmod", "tmp")
             return Node("ADVP", [tok], tok, "advmod", "tmp")
         if r < 0.55:
@@ -562,7 +573,7 @@ class Grammar:
         if r < 0.75:
             last = self.f("last", "ADJ", "JJ", "Degree=Pos", "amod", "amod")
             noun = self.w(self.C["TIME_NOUNS"].pick(rng), "NOUN", "NN", "Number=Sing")
-            return Node("NP", [last, noun], noun, "obl:tmp", "tmp")
+            return Node("NP", [last, noun], noun, "obl:unmarked", "tmp")  # UD English (2.14+)
         prep = ("after", "before", "during")[int(rng.random() * 3)]
         case = self.f(prep, "ADP", "IN", "_", "case", "case")
         det = self.f("the", "DET", "DT", "Definite=Def|PronType=Art", "det", "det")
