@@ -169,7 +169,8 @@ class WordClass:
 
 
 NOUN_CLASSES = ("PERSON", "THING", "PLACE", "ABSTRACT", "TIME_NOUNS")
-VERB_CLASSES = ("V_TRANS", "V_PERS", "V_ANY", "V_INTRANS", "V_DITRANS", "V_CLAUSAL")
+VERB_CLASSES = ("V_TRANS", "V_PERS", "V_ANY", "V_INTRANS", "V_DITRANS", "V_CLAUSAL", "V_XCOMP",
+                "V_MOTION", "V_ORG", "V_ORG_PERS")
 
 
 class Lexicon:
@@ -225,6 +226,12 @@ class Lexicon:
         classes["MALE"] = WordClass([(n, n, {"NNP": n}) for n in _split(W.MALE)])
         classes["FEMALE"] = WordClass([(n, n, {"NNP": n}) for n in _split(W.FEMALE)])
         classes["LAST"] = WordClass([(n, n, {"NNP": n}) for n in _split(W.LAST)])
+        classes["AMBIG_MALE"] = WordClass([(n, n, {"NNP": n}) for n in _split(W.AMBIG_MALE)])
+        classes["AMBIG_FEMALE"] = WordClass([(n, n, {"NNP": n}) for n in _split(W.AMBIG_FEMALE)])
+        # one pool for companies and places: the two lists interleaved, so both genders' names
+        # are frequent
+        pool = [n for pair in zip(_split(W.AMBIG_MALE), _split(W.AMBIG_FEMALE)) for n in pair]
+        classes["AMBIG"] = WordClass([(n, n, {"NNP": n}) for n in pool])
         classes["ORG_HEAD"] = WordClass([(n, n, {"NNP": n}) for n in _split(W.ORG_HEAD)])
         classes["ORG_TAIL"] = WordClass([(n, n, {"NNP": n}) for n in _split(W.ORG_TAIL)])
         classes["CITY"] = WordClass([(n, n, {"NNP": n}) for n in _split(W.CITIES)])

@@ -24,8 +24,8 @@ merchant vendor buyer seller tenant landlord employer employee client agent brok
 voter spokesperson diplomat ambassador astronaut biologist chemist physicist mathematician
 """
 
-THING = """book car phone letter table chair door window box bag key bottle cup plate glass
-ball picture computer camera bike bottle_cap lamp light bed desk clock watch ring shirt coat
+THING = """book watch light phone car letter table chair door window box bag key bottle cup
+plate glass ball picture computer camera bike bottle_cap lamp bed desk clock watch ring shirt coat
 hat shoe jacket dress umbrella ticket map card gift toy pen pencil paper notebook magazine
 newspaper package envelope bowl knife fork spoon pot pan oven fridge stove sofa couch mirror
 carpet curtain blanket pillow towel brush comb wallet purse coin bill receipt basket bucket
@@ -47,14 +47,14 @@ studio lab classroom hall lobby basement attic garage yard field island valley d
 bakery pharmacy clinic court prison embassy castle palace tower temple zoo mall campus
 """
 
-ABSTRACT = """idea plan problem question answer decision story reason result plan_b rule law
-change chance choice effort fact goal hope issue lesson method mistake news opinion order
+ABSTRACT = """plan work change answer idea problem question order decision story reason result
+plan_b rule law chance choice effort fact goal hope issue lesson method mistake news opinion order
 policy price process project promise proposal reform request risk secret solution strategy
 system theory topic truth value view vision warning wish agreement argument budget
 campaign challenge conclusion condition crisis debate demand detail evidence experience
 explanation feature focus impact interest knowledge message offer option outcome pattern
 performance plan_a principle priority purpose quality rate response role standard statement
-success task trend version
+success task trend version walk rest
 """
 
 TIME_NOUNS = """morning afternoon evening night weekend week month year day summer winter
@@ -63,7 +63,8 @@ spring autumn holiday meeting lunch dinner breakfast party game concert conferen
 
 # --- verbs (argument frames) ------------------------------------------------------------
 # TRANS: person acts on a thing.
-V_TRANS = """buy/bought/bought sell/sold/sold build/built/built open close find/found/found
+V_TRANS = """have/had/had do/did/done book watch buy/bought/bought order light/lit/lit clean open
+plan+ sell/sold/sold build/built/built close find/found/found
 take/took/taken make/made/made bring/brought/brought carry clean fix check read/read/read
 write/wrote/written paint cook wash move keep/kept/kept use need want like choose/chose/chosen
 order pick drop+ break/broke/broken lose/lost/lost hold/held/held prepare design produce
@@ -85,10 +86,23 @@ V_ANY = """hit/hit/hit push pull touch strike/struck/struck block catch/caught/c
 damage cover surprise hurt/hurt/hurt chase reach annoy please amuse worry frighten impress
 confuse bother shock scare distract disturb wake/woke/woken hold/held/held knock bump+ scratch
 """
-V_INTRANS = """arrive leave/left/left sleep/slept/slept laugh smile wait work run/ran/run walk
+V_INTRANS = """work walk rest arrive leave/left/left sleep/slept/slept laugh smile wait run/ran/run
 travel sit/sat/sat stand/stood/stood speak/spoke/spoken cry swim/swam/swum dance sing/sang/sung
 return agree complain relax rest shout whisper jump play listen hurry fall/fell/fallen
 stay pray vote cheer sneeze cough yawn shop+ jog+ hike ski retire graduate wander
+"""
+# XCOMP: person wants/tries ... to do something (subject control: "to" is an infinitive marker).
+V_XCOMP = """want try need decide plan+ hope agree refuse promise expect start+ begin/began/begun
+fail learn forget/forgot/forgotten manage prefer+ offer
+"""
+# MOTION: person goes somewhere ("to" + place is the goal).
+V_MOTION = """go/went/gone walk drive/drove/driven travel move return hurry fly/flew/flown
+ride/rode/ridden come/came/come run/ran/run swim/swam/swum
+"""
+# ORG: only organisations do these (what decides that a bare name such as "Jordan" is a company).
+V_ORG = """acquire fund launch manufacture recall export import finance distribute advertise
+"""
+V_ORG_PERS = """hire employ recruit dismiss
 """
 V_DITRANS = """give/gave/given send/sent/sent show/showed/shown offer lend/lent/lent hand pass
 mail throw/threw/thrown promise award owe sell/sold/sold bring/brought/brought
@@ -100,7 +114,8 @@ assume conclude decide insist suspect imagine
 """
 
 # --- adjectives / adverbs ---------------------------------------------------------------
-ADJ = """new* old good big small large* long short high* great* little young important*
+ADJ = """new* light clean open* old good big small empty large* long short high* great* little
+young important*
 different* early late* hard public* bad real* strong* easy* clear* local* free* full*
 special* red blue green yellow black white brown dark warm* cold* hot quiet* loud* bright*
 clean heavy* light soft* sharp* smooth* rough* fresh* sweet* bitter* rich poor* happy* sad*
@@ -153,6 +168,12 @@ Phillips Evans Turner Diaz Parker Cruz Edwards Collins Reyes Stewart Morris Mora
 Cook Rogers Gutierrez Ortiz Morgan Cooper Peterson Bailey Reed Kelly Howard Ramos Kim Cox Ward
 Richardson Watson Brooks Chavez Wood James Bennett Gray Mendoza Ruiz Hughes Price Alvarez
 Castillo Sanders Patel Myers Long Ross Foster Jimenez Chen Wang Singh Novak Schmidt Tanaka"""
+# Names that are a person's, a company's and a place's alike: only the context decides the
+# entity type ("Jordan smiled" PER, "Jordan acquired the factory" ORG, "in Jordan" LOC).
+AMBIG_MALE = """Jordan Austin Lincoln Jackson Dallas Houston Warren Marshall Troy Chad Denver
+Orlando Cleveland Jefferson Wellington"""
+AMBIG_FEMALE = """Georgia Victoria Florence Sydney Chelsea Madison Paris Virginia Adelaide
+Savannah Charlotte Aurora Regina Alexandria Odessa"""
 ORG_HEAD = """Northfield Atlas Summit Pioneer Horizon Riverside Global United National Central
 Evergreen Silverline Bluewater Redwood Granite Meridian Beacon Crescent Liberty Sterling
 Vertex Harbor Apex Orion Keystone Lakeside Westbrook Eastgate Highland Oakwood Pinecrest
@@ -246,5 +267,5 @@ FUNCTION_WORDS = """the a this these some I we he her him she it them they who t
 will shall may must be been being is are am was were has have do does did and but or in at near
 behind outside inside with from on of about for to by because when after before although if
 while unless whereas yesterday today recently later soon last during very really quite extremely
-so rather required obliged obligated entitled permitted allowed authorized duty right
+so rather those required obliged obligated entitled permitted allowed authorized duty right
 leading"""
