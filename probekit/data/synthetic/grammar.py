@@ -100,10 +100,10 @@ _BASE = dict(
     frames=(("trans", 32), ("pers", 13), ("any", 8), ("intrans", 8), ("ditrans", 8),
             ("clausal", 12), ("cop", 15), ("xcomp", 12), ("motion", 6), ("org", 6)),
     tenses=(("past", 45), ("pres", 35), ("fut", 8), ("prog", 6), ("perf", 6)),
-    passive=0.12, neg=0.08, rel=0.16, nmod=0.22, adj=0.38, coord_np=0.05, coord_s=0.14,
-    advcl=0.2, tmp=0.3, loc=0.36, manner=0.1, name=0.25, org=0.08, first=0.03, excl=0.0,
+    passive=0.12, neg=0.08, rel=0.24, nmod=0.22, adj=0.38, coord_np=0.05, coord_s=0.18,
+    advcl=0.28, tmp=0.3, loc=0.36, manner=0.1, name=0.25, org=0.08, first=0.03, excl=0.0,
     modal=0.0, compound=0.03, ref=0.45, pron=0.6, conj_words=("and", "and", "but", "or"),
-    instr=0.15, dem_pron=0.2, amb_name=0.4,
+    instr=0.15, dem_pron=0.2, amb_name=0.4, exist=0.07, there=0.12,
 )
 PARAMS = {
     "general": dict(_BASE),
@@ -134,7 +134,7 @@ camera phone laptop screwdriver needle scissors towel cloth stick""".split())
 NO_PASSIVE = frozenset(("have", "do"))
 MARKS = (("because", "ARGM-CAU"), ("when", "ARGM-TMP"), ("after", "ARGM-TMP"),
          ("before", "ARGM-TMP"), ("although", "ARGM-ADV"), ("if", "ARGM-ADV"),
-         ("while", "ARGM-TMP"))
+         ("while", "ARGM-TMP"), ("since", "ARGM-TMP"), ("until", "ARGM-TMP"))
 TMP_ADV = ("yesterday", "today", "recently", "later", "soon")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 INTENS = ("very", "really", "quite", "extremely", "so", "rather")
@@ -621,7 +621,11 @@ class Grammar:
             adv = self.w(C["ADV_MANNER"].pick(rng), "ADV", "RB", "_", "advmod", "adv")
             kids.append(adv)
             self.srl.append((verb, adv, "ARGM-MNR"))
-        if rng.random() < P["loc"] / (1 + depth):
+        if rng.random() < P["loc"] / (1 + depth) and rng.random() < P["there"]:
+            there = self.f("there", "ADV", "RB", "PronType=Dem", "advmod", "obl")
+            kids.append(Node("ADVP", [there], there, "advmod", "obl"))
+            self.srl.append((verb, there, "ARGM-LOC"))
+        elif rng.random() < P["loc"] / (1 + depth):
             prep = PREP_LOC[int(rng.random() * len(PREP_LOC))]
             pp = self._pp(prep, "place", depth + 1, "obl", "obl")
             kids.append(pp)
@@ -653,7 +657,7 @@ class Grammar:
             last = self.f("last", "ADJ", "JJ", "Degree=Pos", "amod", "amod")
             noun = self.w(self.C["TIME_NOUNS"].pick(rng), "NOUN", "NN", "Number=Sing")
             return Node("NP", [last, noun], noun, "obl:unmarked", "tmp")  # UD English (2.14+)
-        prep = ("after", "before", "during")[int(rng.random() * 3)]
+        prep = ("after", "before", "during", "since", "until")[int(rng.random() * 5)]
         case = self.f(prep, "ADP", "IN", "_", "case", "case")
         det = self.f("the", "DET", "DT", "Definite=Def|PronType=Art", "det", "det")
         noun = self.w(self.C["TIME_NOUNS"].pick(rng), "NOUN", "NN", "Number=Sing")
@@ -661,9 +665,32 @@ class Grammar:
         return Node("PP", [case, np_], np_, "obl", "tmp")
 
     # --- clauses -----------------------------------------------------------------------------
+    def _existential(self, depth: int, main: bool):
+        """``There are books on the table``: "be" is the main verb (VERB, as in UD English) and
+        agrees with the noun phrase after it."""
+        rng = self.rng
+        tense = "past" if rng.random() < 0.45 else "pres"
+        subj, number, _ = self.np("thing" if rng.random() < 0.75 else "per", "nom", depth,
+                                  ref_ok=False, role="obj", rel="nsubj")
+        tag = "VBD" if tense == "past" else ("VBZ" if number == "Sing" else "VBP")
+        word = {"VBD": "was" if number == "Sing" else "were", "VBZ": "is", "VBP": "are"}[tag]
+        be = self.f(word, "VERB", tag, finite_feats(tag, number, 3), role="head", lemma="be")
+        kids = [be, subj]
+        if rng.random() < 0.8:
+            kids.append(self._pp(PREP_LOC[int(rng.random() * len(PREP_LOC))], "place",
+                                 depth + 1, "obl", "obl"))
+        vp = Node("VP", kids, be)
+        there = self.f("there", "PRON", "EX", "_", "expl", "subj")
+        if main:
+            self.labels["tense"] = "Past" if tense == "past" else "Pres"
+            self.labels["subj_num"] = number
+        return Node("S", [there, vp], vp)
+
     def _clause(self, depth: int, kind: str = "main"):
         rng, P = self.rng, self.P
         main = kind == "main"
+        if rng.random() < P["exist"]:
+            return self._existential(depth, main)
         frame = _choice(rng, P["frames"])
         if depth >= 2 and frame in ("clausal", "xcomp"):
             frame = "trans"

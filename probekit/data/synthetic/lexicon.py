@@ -215,7 +215,8 @@ class Lexicon:
             if spec.endswith("*"):
                 adv.append(self._entry(adverb(word), {"RB": adverb(word)}, base=word))
         classes["ADJ"] = WordClass(adj)
-        classes["ADV_MANNER"] = WordClass(adv)
+        flat = [self._entry(w, {"RB": w}, base=w) for w in _split(W.FLAT_ADV)]
+        classes["ADV_MANNER"] = WordClass(flat + adv)
         for name in ("POS_ADJ", "NEG_ADJ"):
             classes[name] = WordClass([self._entry(w, {"JJ": w}) for w in _split(getattr(W, name))])
         for name in ("POS_VERB", "NEG_VERB"):

@@ -8,7 +8,7 @@ earlier words more weight (Zipf), so order matters.
 """
 
 # --- nouns ------------------------------------------------------------------------------
-PERSON = """teacher doctor student friend man woman child lawyer driver manager officer worker
+PERSON = """teacher cook doctor guide student judge friend coach man woman child lawyer driver manager officer worker
 artist writer nurse farmer engineer neighbor customer player singer chef pilot scientist
 journalist reporter police_officer soldier judge actor dancer baker banker clerk coach cook
 designer director editor guard guide host hunter king queen leader mayor minister musician
@@ -24,7 +24,7 @@ merchant vendor buyer seller tenant landlord employer employee client agent brok
 voter spokesperson diplomat ambassador astronaut biologist chemist physicist mathematician
 """
 
-THING = """book watch light phone car letter table chair door window box bag key bottle cup
+THING = """book watch light phone paint car letter table chair door window box bag key bottle cup
 plate glass ball picture computer camera bike bottle_cap lamp bed desk clock watch ring shirt coat
 hat shoe jacket dress umbrella ticket map card gift toy pen pencil paper notebook magazine
 newspaper package envelope bowl knife fork spoon pot pan oven fridge stove sofa couch mirror
@@ -40,7 +40,7 @@ tent kite sword shield crown coin_purse diary album record file folder report co
 invoice document draft manual guidebook recipe menu brochure calendar schedule
 """
 
-PLACE = """park office kitchen garden school library hospital station airport market store
+PLACE = """park shop store office kitchen garden school library hospital station airport market store
 shop restaurant cafe hotel museum church bank theater cinema stadium gym beach forest river
 lake mountain village city town street road square harbor port farm factory warehouse
 studio lab classroom hall lobby basement attic garage yard field island valley desert bay
@@ -63,8 +63,8 @@ spring autumn holiday meeting lunch dinner breakfast party game concert conferen
 
 # --- verbs (argument frames) ------------------------------------------------------------
 # TRANS: person acts on a thing.
-V_TRANS = """have/had/had do/did/done book watch buy/bought/bought order light/lit/lit clean open
-plan+ sell/sold/sold build/built/built close find/found/found
+V_TRANS = """book have/had/had watch light/lit/lit do/did/done cook paint park order clean open
+plan+ buy/bought/bought sell/sold/sold build/built/built close find/found/found
 take/took/taken make/made/made bring/brought/brought carry clean fix check read/read/read
 write/wrote/written paint cook wash move keep/kept/kept use need want like choose/chose/chosen
 order pick drop+ break/broke/broken lose/lost/lost hold/held/held prepare design produce
@@ -72,32 +72,32 @@ repair replace deliver collect share print sign test watch book light/lit/lit wr
 empty borrow steal/stole/stolen hide/hid/hidden study examine inspect measure weigh polish
 return rent pack load unload lift raise lower push pull throw/threw/thrown catch/caught/caught
 finish start+ plan+ record copy count sort store paint_over deliver_back describe mention
-review edit update publish translate download upload install remove cut/cut/cut burn
+review edit update publish translate download upload install remove cut/cut/cut+ burn
 """
 # PERS: person acts on a person.
-V_PERS = """meet/met/met help call visit thank invite hire tell/told/told follow contact
+V_PERS = """meet/met/met phone guide judge coach help call visit thank invite hire tell/told/told follow contact
 warn support train interview greet join marry criticize praise trust blame admire recognize
 teach/taught/taught protect rescue arrest accuse advise congratulate encourage remind
 introduce interrupt ignore forgive/forgave/forgiven fire hug kiss pay/paid/paid phone
 question serve thank_again welcome represent replace_later defend
 """
 # ANY: anyone or anything can be the doer (used by the who-did-what task).
-V_ANY = """hit/hit/hit push pull touch strike/struck/struck block catch/caught/caught kick crush
+V_ANY = """hit/hit/hit+ push pull touch strike/struck/struck block catch/caught/caught kick crush
 damage cover surprise hurt/hurt/hurt chase reach annoy please amuse worry frighten impress
 confuse bother shock scare distract disturb wake/woke/woken hold/held/held knock bump+ scratch
 """
-V_INTRANS = """work walk rest arrive leave/left/left sleep/slept/slept laugh smile wait run/ran/run
-travel sit/sat/sat stand/stood/stood speak/spoke/spoken cry swim/swam/swum dance sing/sang/sung
+V_INTRANS = """work walk shop rest arrive leave/left/left sleep/slept/slept laugh smile wait run/ran/run+
+travel sit/sat/sat+ stand/stood/stood speak/spoke/spoken cry swim/swam/swum+ dance sing/sang/sung
 return agree complain relax rest shout whisper jump play listen hurry fall/fell/fallen
 stay pray vote cheer sneeze cough yawn shop+ jog+ hike ski retire graduate wander
 """
 # XCOMP: person wants/tries ... to do something (subject control: "to" is an infinitive marker).
-V_XCOMP = """want try need decide plan+ hope agree refuse promise expect start+ begin/began/begun
-fail learn forget/forgot/forgotten manage prefer+ offer
+V_XCOMP = """want try need decide plan+ hope agree refuse promise expect start+ begin/began/begun+
+fail learn forget/forgot/forgotten+ manage prefer+ offer
 """
 # MOTION: person goes somewhere ("to" + place is the goal).
 V_MOTION = """go/went/gone walk drive/drove/driven travel move return hurry fly/flew/flown
-ride/rode/ridden come/came/come run/ran/run swim/swam/swum
+ride/rode/ridden come/came/come run/ran/run+ swim/swam/swum+
 """
 # ORG: only organisations do these (what decides that a bare name such as "Jordan" is a company).
 V_ORG = """acquire fund launch manufacture recall export import finance distribute advertise
@@ -114,8 +114,8 @@ assume conclude decide insist suspect imagine
 """
 
 # --- adjectives / adverbs ---------------------------------------------------------------
-ADJ = """new* light clean open* old good big small empty large* long short high* great* little
-young important*
+ADJ = """new* light hard clean late open* old good early big small fast empty large* long short
+high* great* little young important*
 different* early late* hard public* bad real* strong* easy* clear* local* free* full*
 special* red blue green yellow black white brown dark warm* cold* hot quiet* loud* bright*
 clean heavy* light soft* sharp* smooth* rough* fresh* sweet* bitter* rich poor* happy* sad*
@@ -128,6 +128,8 @@ human* main natural* normal* official* open* personal* private* recent* regular*
 secret* similar* social* specific* sudden* total* typical* usual* useful* visible* wild*
 foreign popular short_lived obvious* certain* complete* correct* direct* exact* fair*
 """
+# Adverbs with the form of an adjective ("worked hard", "arrived late"): manner adverbs first.
+FLAT_ADV = "hard fast late early"
 ADV = """quickly slowly often always sometimes usually yesterday today soon later already
 still really very quite almost nearly rather also again once finally suddenly recently
 """
