@@ -9,7 +9,7 @@ The goal (issue 13): no generated task at its ceiling at layer 0, and for each t
 generated data at least as large as on EWT. A gap says how much the task needs context: a task
 solved from the word embedding alone has a flat layer curve.
 
-Data: generated ``general``/``en`` corpus, train seed 0 and eval seed 1 (separate documents);
+Data: generated ``general``/``en`` corpus, train seed 0 and eval seed 1 (``--seed``);
 EWT train / dev for POS and dependencies; entities train on UNER dev, evaluate on UNER test (UNER
 has no train split), sentences with at least one entity. Features are cached under
 ``$PROBEKIT_CACHE`` (the first run extracts, later runs only probe).
@@ -27,12 +27,12 @@ import time
 TASKS = ("pos", "deps", "entities")
 
 
-def generated(task: str, n_train: int, n_eval: int, domain: str):
+def generated(task: str, n_train: int, n_eval: int, domain: str, seed: int = 0):
     from probekit.data.synthetic import generate
 
     need = (lambda s: bool(s.entities)) if task == "entities" else (lambda s: True)
     out = []
-    for seed, n in ((0, n_train), (1, n_eval)):
+    for seed, n in ((seed, n_train), (seed + 1, n_eval)):
         sents = [s for s in generate(4 * n if task == "entities" else n, domain=domain, seed=seed)
                  if need(s)]
         out.append(sents[:n])
@@ -61,7 +61,7 @@ def ewt(task: str, n_train: int, n_eval: int):
 def measure(corpus: str, task: str, args) -> dict:
     from probekit.run_probes import probe_task
 
-    train, dev = (generated(task, args.train, args.eval, args.domain) if corpus == "generated"
+    train, dev = (generated(task, args.train, args.eval, args.domain, args.seed) if corpus == "generated"
                   else ewt(task, args.train, args.eval))
     t0 = time.perf_counter()
     scores = probe_task("minilm", train, dev, task=task, probes=("linear",), mix=False,
@@ -113,6 +113,8 @@ def main() -> None:
     ap.add_argument("--tasks", default=",".join(TASKS))
     ap.add_argument("--corpora", default="generated,ewt")
     ap.add_argument("--domain", default="general", help="generator domain (default general)")
+    ap.add_argument("--seed", type=int, default=0,
+                    help="generator seed of the training sentences (evaluation: seed + 1)")
     ap.add_argument("--bootstrap", type=int, default=200)
     ap.add_argument("--ceiling", type=float, default=0.98,
                     help="a layer-0 score at or above this counts as 'at the ceiling'")

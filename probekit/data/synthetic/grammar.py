@@ -98,12 +98,12 @@ _GENDER_FEAT = {"m": "Gender=Masc|", "f": "Gender=Fem|", "n": "Gender=Neut|", No
 # --- per-domain construction probabilities -----------------------------------------------------
 _BASE = dict(
     frames=(("trans", 32), ("pers", 13), ("any", 8), ("intrans", 8), ("ditrans", 8),
-            ("clausal", 12), ("cop", 15), ("xcomp", 12), ("motion", 6), ("org", 6)),
-    tenses=(("past", 45), ("pres", 35), ("fut", 8), ("prog", 6), ("perf", 6)),
-    passive=0.12, neg=0.08, rel=0.24, nmod=0.22, adj=0.38, coord_np=0.05, coord_s=0.18,
-    advcl=0.28, tmp=0.3, loc=0.36, manner=0.1, name=0.25, org=0.08, first=0.03, excl=0.0,
-    modal=0.0, compound=0.03, ref=0.45, pron=0.6, conj_words=("and", "and", "but", "or"),
-    instr=0.15, dem_pron=0.2, amb_name=0.4, exist=0.07, there=0.12,
+            ("clausal", 12), ("cop", 15), ("xcomp", 12), ("motion", 6), ("org", 6), ("inch", 5)),
+    tenses=(("past", 45), ("pres", 35), ("fut", 8), ("prog", 9), ("perf", 6)),
+    passive=0.12, neg=0.08, rel=0.26, nmod=0.22, adj=0.38, coord_np=0.12, coord_s=0.2,
+    advcl=0.3, tmp=0.3, loc=0.36, manner=0.1, name=0.25, org=0.08, first=0.03, excl=0.0,
+    modal=0.0, compound=0.1, ref=0.45, pron=0.6, conj_words=("and", "and", "but", "or"),
+    instr=0.15, dem_pron=0.2, amb_name=0.4, exist=0.07, there=0.12, as_pp=0.05, like_pp=0.04,
 )
 PARAMS = {
     "general": dict(_BASE),
@@ -134,7 +134,8 @@ camera phone laptop screwdriver needle scissors towel cloth stick""".split())
 NO_PASSIVE = frozenset(("have", "do"))
 MARKS = (("because", "ARGM-CAU"), ("when", "ARGM-TMP"), ("after", "ARGM-TMP"),
          ("before", "ARGM-TMP"), ("although", "ARGM-ADV"), ("if", "ARGM-ADV"),
-         ("while", "ARGM-TMP"), ("since", "ARGM-TMP"), ("until", "ARGM-TMP"))
+         ("while", "ARGM-TMP"), ("since", "ARGM-TMP"), ("until", "ARGM-TMP"),
+         ("as", "ARGM-TMP"))
 TMP_ADV = ("yesterday", "today", "recently", "later", "soon")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 INTENS = ("very", "really", "quite", "extremely", "so", "rather")
@@ -547,7 +548,8 @@ class Grammar:
             return self._wrap(adjp, auxes, neg), pred
         klass = {"trans": "V_TRANS", "pers": "V_PERS", "any": "V_ANY", "intrans": "V_INTRANS",
                  "ditrans": "V_DITRANS", "clausal": "V_CLAUSAL", "xcomp": "V_XCOMP",
-                 "motion": "V_MOTION", "org": "V_ORG", "org_pers": "V_ORG_PERS"}[frame]
+                 "motion": "V_MOTION", "org": "V_ORG", "org_pers": "V_ORG_PERS",
+                 "inch": "V_ALT"}[frame]
         entry = C[klass].pick(rng)
         while passive and entry[0] in NO_PASSIVE:
             entry = C[klass].pick(rng)
@@ -615,6 +617,19 @@ class Grammar:
             tnp = Node("NP", [det, ttok], ttok)
             pp = Node("PP", [self.f("with", "ADP", "IN", "_", "case", "case"), tnp], tnp, "obl",
                       "obl")
+            kids.append(pp)
+            self.srl.append((verb, pp, "ARGM-MNR"))
+        if frame in ("trans", "pers", "intrans", "motion") and rng.random() < P["as_pp"]:
+            # "worked as a driver": "as" is a preposition here, a conjunction before a clause
+            role_np, _, _ = self.np("per", "acc", depth + 1, ref_ok=False, role="head", rel=None)
+            pp = Node("PP", [self.f("as", "ADP", "IN", "_", "case", "case"), role_np], role_np,
+                      "obl", "obl")
+            kids.append(pp)
+            self.srl.append((verb, pp, "ARGM-PRD"))
+        elif frame in ("intrans", "motion", "any") and rng.random() < P["like_pp"]:
+            like_np, _, _ = self.np("any", "acc", depth + 1, ref_ok=False, role="head", rel=None)
+            pp = Node("PP", [self.f("like", "ADP", "IN", "_", "case", "case"), like_np], like_np,
+                      "obl", "obl")
             kids.append(pp)
             self.srl.append((verb, pp, "ARGM-MNR"))
         if rng.random() < P["manner"]:
@@ -708,6 +723,8 @@ class Grammar:
             scls = "org"
         elif frame == "motion":
             scls = "per"
+        elif frame == "inch":  # "the window broke": a thing undergoes the event
+            scls = "thing"
         elif passive:
             scls = {"trans": "thing", "pers": "per", "any": "any"}[frame]
         elif frame == "any":
@@ -730,7 +747,7 @@ class Grammar:
         if main:
             self.labels["subj_num"] = snum
         if frame != "cop":
-            self.srl.append((pred, subj, "ARG1" if passive else "ARG0"))
+            self.srl.append((pred, subj, "ARG1" if passive or frame == "inch" else "ARG0"))
         if passive and rng.random() < 0.5:
             agent, _, _ = self.np("agent" if frame != "any" else "any", "acc", depth + 1,
                                   role="head", rel=None)

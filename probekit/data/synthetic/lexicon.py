@@ -170,7 +170,7 @@ class WordClass:
 
 NOUN_CLASSES = ("PERSON", "THING", "PLACE", "ABSTRACT", "TIME_NOUNS")
 VERB_CLASSES = ("V_TRANS", "V_PERS", "V_ANY", "V_INTRANS", "V_DITRANS", "V_CLAUSAL", "V_XCOMP",
-                "V_MOTION", "V_ORG", "V_ORG_PERS")
+                "V_MOTION", "V_ORG", "V_ORG_PERS", "V_ALT")
 
 
 class Lexicon:

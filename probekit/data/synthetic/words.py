@@ -8,7 +8,8 @@ earlier words more weight (Zipf), so order matters.
 """
 
 # --- nouns ------------------------------------------------------------------------------
-PERSON = """teacher cook doctor guide student judge friend coach man woman child lawyer driver manager officer worker
+PERSON = """teacher patient cook doctor official guide student expert judge friend coach adult man
+woman child lawyer driver manager officer worker
 artist writer nurse farmer engineer neighbor customer player singer chef pilot scientist
 journalist reporter police_officer soldier judge actor dancer baker banker clerk coach cook
 designer director editor guard guide host hunter king queen leader mayor minister musician
@@ -24,7 +25,7 @@ merchant vendor buyer seller tenant landlord employer employee client agent brok
 voter spokesperson diplomat ambassador astronaut biologist chemist physicist mathematician
 """
 
-THING = """book watch light phone paint car letter table chair door window box bag key bottle cup
+THING = """book watch light phone painting paint drawing car letter table chair door window box bag key bottle cup
 plate glass ball picture computer camera bike bottle_cap lamp bed desk clock watch ring shirt coat
 hat shoe jacket dress umbrella ticket map card gift toy pen pencil paper notebook magazine
 newspaper package envelope bowl knife fork spoon pot pan oven fridge stove sofa couch mirror
@@ -40,7 +41,7 @@ tent kite sword shield crown coin_purse diary album record file folder report co
 invoice document draft manual guidebook recipe menu brochure calendar schedule
 """
 
-PLACE = """park shop store office kitchen garden school library hospital station airport market store
+PLACE = """park shop building store office kitchen garden school library hospital station airport market store
 shop restaurant cafe hotel museum church bank theater cinema stadium gym beach forest river
 lake mountain village city town street road square harbor port farm factory warehouse
 studio lab classroom hall lobby basement attic garage yard field island valley desert bay
@@ -104,6 +105,11 @@ V_ORG = """acquire fund launch manufacture recall export import finance distribu
 """
 V_ORG_PERS = """hire employ recruit dismiss
 """
+# ALT: the causative alternation: "the boy broke the window" (subject = ARG0) but "the window
+# broke" (subject = ARG1): the verb and the clause, not the noun, decide the role.
+V_ALT = """break/broke/broken+ open close move change start+ stop+ melt burn drop+ roll turn
+crack shake/shook/shaken+ bend/bent/bent
+"""
 V_DITRANS = """give/gave/given send/sent/sent show/showed/shown offer lend/lent/lent hand pass
 mail throw/threw/thrown promise award owe sell/sold/sold bring/brought/brought
 """
@@ -114,8 +120,9 @@ assume conclude decide insist suspect imagine
 """
 
 # --- adjectives / adverbs ---------------------------------------------------------------
-ADJ = """new* light hard clean late open* old good early big small fast empty large* long short
-high* great* little young important*
+ADJ = """new* light hard patient* clean closed late official* open* old expert used good early big
+tired adult small fast empty
+large* long short high* great* little young important*
 different* early late* hard public* bad real* strong* easy* clear* local* free* full*
 special* red blue green yellow black white brown dark warm* cold* hot quiet* loud* bright*
 clean heavy* light soft* sharp* smooth* rough* fresh* sweet* bitter* rich poor* happy* sad*
