@@ -167,18 +167,19 @@ FEMALE = """Mary Patricia Jennifer Linda Elizabeth Barbara Susan Jessica Sarah K
 Betty Margaret Sandra Ashley Kimberly Emily Donna Michelle Dorothy Carol Amanda Melissa
 Deborah Stephanie Rebecca Sharon Laura Cynthia Kathleen Amy Shirley Angela Helen Anna Brenda
 Pamela Nicole Emma Samantha Katherine Christine Debra Rachel Catherine Carolyn Janet Ruth
-Maria Heather Diane Virginia Julie Joyce Victoria Olivia Kelly Christina Lauren Joan Evelyn
+Maria Heather Diane Julie Joyce Olivia Kelly Christina Lauren Joan Evelyn
 Judith Megan Fatima Yuki Sofia Ingrid Chloe"""
 LAST = """Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez
-Lopez Gonzalez Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson White
+Lopez Gonzalez Wilson Anderson Thomas Taylor Moore Martin Lee Perez Thompson White
 Harris Sanchez Clark Ramirez Lewis Robinson Walker Young Allen King Wright Scott Torres Nguyen
 Hill Flores Green Adams Nelson Baker Hall Rivera Campbell Mitchell Carter Roberts Gomez
 Phillips Evans Turner Diaz Parker Cruz Edwards Collins Reyes Stewart Morris Morales Murphy
 Cook Rogers Gutierrez Ortiz Morgan Cooper Peterson Bailey Reed Kelly Howard Ramos Kim Cox Ward
 Richardson Watson Brooks Chavez Wood James Bennett Gray Mendoza Ruiz Hughes Price Alvarez
 Castillo Sanders Patel Myers Long Ross Foster Jimenez Chen Wang Singh Novak Schmidt Tanaka"""
-# Names that are a person's, a company's and a place's alike: only the context decides the
-# entity type ("Jordan smiled" PER, "Jordan acquired the factory" ORG, "in Jordan" LOC).
+# Names that are a person's, a company's and a place's alike (and in no other list): only the
+# context decides the entity type ("Jordan smiled" PER, "Jordan acquired the factory" ORG, "in
+# Jordan" LOC, "went to Jordan" LOC but "gave it to Jordan" PER).
 AMBIG_MALE = """Jordan Austin Lincoln Jackson Dallas Houston Warren Marshall Troy Chad Denver
 Orlando Cleveland Jefferson Wellington"""
 AMBIG_FEMALE = """Georgia Victoria Florence Sydney Chelsea Madison Paris Virginia Adelaide
@@ -189,9 +190,9 @@ Vertex Harbor Apex Orion Keystone Lakeside Westbrook Eastgate Highland Oakwood P
 Stonebridge Clearview Brightstar Ironwood Goldfield Fairview Maplewood Cedar Ashford"""
 ORG_TAIL = """Bank Group Corporation Institute University Hospital Foundation Press Systems
 Labs Company Partners Council Agency Museum College Airlines Motors Studios Holdings"""
-CITIES = """London Paris Berlin Madrid Rome Vienna Prague Warsaw Dublin Lisbon Athens Oslo
-Stockholm Helsinki Tokyo Beijing Delhi Mumbai Cairo Lagos Nairobi Sydney Melbourne Toronto
-Chicago Boston Seattle Denver Dallas Houston Atlanta Miami Phoenix Portland Detroit Montreal
+CITIES = """London Berlin Madrid Rome Vienna Prague Warsaw Dublin Lisbon Athens Oslo
+Stockholm Helsinki Tokyo Beijing Delhi Mumbai Cairo Lagos Nairobi Melbourne Toronto
+Chicago Boston Seattle Atlanta Miami Phoenix Portland Detroit Montreal
 Vancouver Mexico_City New_York Los_Angeles San_Francisco San_Diego New_Orleans Las_Vegas
 Hong_Kong Buenos_Aires Rio_de_Janeiro Cape_Town Tel_Aviv Kuala_Lumpur"""
 COUNTRIES = """France Germany Spain Italy Japan China India Brazil Canada Mexico Egypt Kenya
