@@ -9,7 +9,8 @@ The goal (issue 13): no generated task at its ceiling at layer 0, and for each t
 generated data at least as large as on EWT. A gap says how much the task needs context: a task
 solved from the word embedding alone has a flat layer curve.
 
-Data: generated ``general``/``en`` corpus, train seed 0 and eval seed 1 (``--seed``);
+Data: generated ``general``/``en`` corpora, train seed s and eval seed s + 1 for s in 0, 2, 4
+(``--seeds``; the generated rows are mean curves over them, with the range of the gap);
 EWT train / dev for POS and dependencies; entities train on UNER dev, evaluate on UNER test (UNER
 has no train split), sentences with at least one entity. Features are cached under
 ``$PROBEKIT_CACHE`` (the first run extracts, later runs only probe).
@@ -32,9 +33,9 @@ def generated(task: str, n_train: int, n_eval: int, domain: str, seed: int = 0):
 
     need = (lambda s: bool(s.entities)) if task == "entities" else (lambda s: True)
     out = []
-    for seed, n in ((seed, n_train), (seed + 1, n_eval)):
-        sents = [s for s in generate(4 * n if task == "entities" else n, domain=domain, seed=seed)
-                 if need(s)]
+    for corpus_seed, n in ((seed, n_train), (seed + 1, n_eval)):
+        sents = [s for s in generate(4 * n if task == "entities" else n, domain=domain,
+                                     seed=corpus_seed) if need(s)]
         out.append(sents[:n])
     return out
 
@@ -58,22 +59,34 @@ def ewt(task: str, n_train: int, n_eval: int):
     return out
 
 
-def measure(corpus: str, task: str, args) -> dict:
+def _curve(train, dev, task: str, args) -> tuple[list[float], int, int]:
     from probekit.run_probes import probe_task
 
-    train, dev = (generated(task, args.train, args.eval, args.domain, args.seed) if corpus == "generated"
-                  else ewt(task, args.train, args.eval))
-    t0 = time.perf_counter()
     scores = probe_task("minilm", train, dev, task=task, probes=("linear",), mix=False,
                         n_boot=args.bootstrap, progress=False)
     acc = scores[(scores.metric == "accuracy") & scores.layer.notna()].sort_values("layer")
-    curve = [float(v) for v in acc["value"]]
+    return [float(v) for v in acc["value"]], int(acc["n_train"].iloc[0]), int(acc["n_eval"].iloc[0])
+
+
+def measure(corpus: str, task: str, args) -> dict:
+    """Per-layer accuracy of ``task`` on ``corpus``; generated data: the mean curve over
+    ``args.seeds`` (each seed its own corpora), so that no single draw of sentences decides."""
+    t0 = time.perf_counter()
+    seeds = [int(x) for x in args.seeds.split(",")] if corpus == "generated" else [None]
+    curves, gaps = [], []
+    for seed in seeds:
+        train, dev = (generated(task, args.train, args.eval, args.domain, seed)
+                      if corpus == "generated" else ewt(task, args.train, args.eval))
+        curve, n_train, n_eval = _curve(train, dev, task, args)
+        curves.append(curve)
+        gaps.append(max(curve) - curve[0])
+    curve = [sum(c[i] for c in curves) / len(curves) for i in range(len(curves[0]))]
     best = max(range(len(curve)), key=lambda i: (curve[i], -i))
-    return {"corpus": corpus, "task": task, "train_sents": len(train), "eval_sents": len(dev),
-            "n_train": int(acc["n_train"].iloc[0]), "n_eval": int(acc["n_eval"].iloc[0]),
-            "layer0": curve[0], "best": curve[best], "best_layer": int(acc["layer"].iloc[best]),
-            "gap": curve[best] - curve[0], "curve": curve,
-            "seconds": round(time.perf_counter() - t0, 1)}
+    return {"corpus": corpus, "task": task, "seeds": seeds, "train_sents": len(train),
+            "eval_sents": len(dev), "n_train": n_train, "n_eval": n_eval,
+            "layer0": curve[0], "best": curve[best], "best_layer": best,
+            "gap": curve[best] - curve[0], "gap_min": min(gaps), "gap_max": max(gaps),
+            "curve": curve, "curves": curves, "seconds": round(time.perf_counter() - t0, 1)}
 
 
 def verdict(rows: list[dict], ceiling: float) -> list[str]:
@@ -96,13 +109,15 @@ def verdict(rows: list[dict], ceiling: float) -> list[str]:
 
 def markdown(rows: list[dict]) -> str:
     """The side-by-side table: per task, generated and EWT rows."""
-    lines = ["| task | corpus | train / eval targets | layer 0 | best | best layer | gap |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+    lines = ["| task | corpus | train / eval targets | layer 0 | best | best layer | gap "
+             "(range over seeds) |", "|---|---|---:|---:|---:|---:|---:|"]
     for r in sorted(rows, key=lambda r: (TASKS.index(r["task"]) if r["task"] in TASKS else 99,
                                          r["corpus"] != "generated")):
         lines.append(f"| {r['task']} | {r['corpus']} | {r['n_train']:,} / {r['n_eval']:,} | "
                      f"{r['layer0']:.3f} | {r['best']:.3f} | {r['best_layer']} | "
-                     f"{r['gap']:+.3f} |")
+                     f"{r['gap']:+.3f}"
+                     + (f" ({r['gap_min']:+.3f} to {r['gap_max']:+.3f})" if len(r["seeds"]) > 1
+                        else "") + " |")
     return "\n".join(lines)
 
 
@@ -113,8 +128,9 @@ def main() -> None:
     ap.add_argument("--tasks", default=",".join(TASKS))
     ap.add_argument("--corpora", default="generated,ewt")
     ap.add_argument("--domain", default="general", help="generator domain (default general)")
-    ap.add_argument("--seed", type=int, default=0,
-                    help="generator seed of the training sentences (evaluation: seed + 1)")
+    ap.add_argument("--seeds", default="0,2,4",
+                    help="generator seeds of the training corpora (evaluation: seed + 1); the "
+                         "generated rows are means over them (default 0,2,4)")
     ap.add_argument("--bootstrap", type=int, default=200)
     ap.add_argument("--ceiling", type=float, default=0.98,
                     help="a layer-0 score at or above this counts as 'at the ceiling'")
@@ -131,7 +147,8 @@ def main() -> None:
             rows.append(measure(corpus, task, args))
             r = rows[-1]
             print(f"{corpus:9s} {task:8s} layer0 {r['layer0']:.3f} best {r['best']:.3f} "
-                  f"@{r['best_layer']} gap {r['gap']:+.3f}  curve "
+                  f"@{r['best_layer']} gap {r['gap']:+.3f} [{r['gap_min']:+.3f}, "
+                  f"{r['gap_max']:+.3f}]  curve "
                   f"{' '.join(f'{v:.3f}' for v in r['curve'])}  ({r['seconds']} s)", flush=True)
     print()
     print(markdown(rows))

@@ -103,7 +103,7 @@ _BASE = dict(
     passive=0.12, neg=0.08, rel=0.26, nmod=0.22, adj=0.38, coord_np=0.12, coord_s=0.2,
     advcl=0.3, tmp=0.3, loc=0.36, manner=0.1, name=0.25, org=0.08, first=0.03, excl=0.0,
     modal=0.0, compound=0.1, ref=0.45, pron=0.6, conj_words=("and", "and", "but", "or"),
-    instr=0.15, dem_pron=0.2, amb_name=0.4, exist=0.07, there=0.12, as_pp=0.05, like_pp=0.04,
+    instr=0.15, dem_pron=0.3, amb_name=0.5, exist=0.09, there=0.2, as_pp=0.05, like_pp=0.04,
 )
 PARAMS = {
     "general": dict(_BASE),
