@@ -103,7 +103,7 @@ _BASE = dict(
     passive=0.12, neg=0.08, rel=0.26, nmod=0.22, adj=0.38, coord_np=0.12, coord_s=0.2,
     advcl=0.3, tmp=0.3, loc=0.36, manner=0.1, name=0.25, org=0.08, first=0.03, excl=0.0,
     modal=0.0, compound=0.1, ref=0.45, pron=0.6, conj_words=("and", "and", "but", "or"),
-    instr=0.15, dem_pron=0.3, amb_name=0.5, exist=0.09, there=0.2, as_pp=0.05, like_pp=0.04,
+    coord_vp=0.1, instr=0.15, dem_pron=0.3, amb_name=0.5, exist=0.09, there=0.2, as_pp=0.05, like_pp=0.04,
 )
 PARAMS = {
     "general": dict(_BASE),
@@ -758,6 +758,17 @@ class Grammar:
                 inner = inner.head
             inner.kids.insert(1, pp)
             self.srl.append((pred, pp, "ARG0"))
+        if depth <= 1 and frame != "cop" and not passive and rng.random() < P["coord_vp"]:
+            # "bought the book and read it": one subject, two verbs (only the first is its head)
+            frame2 = frame if frame in ("org", "org_pers", "inch", "any") else _choice(
+                rng, (("trans", 4), ("pers", 2), ("intrans", 2)))
+            vp2, pred2 = self._vp(frame2, tense, snum, sper, depth + 1, False, False)
+            self.srl.append((pred2, subj, "ARG1" if frame2 == "inch" else "ARG0"))
+            vp2.rel, vp2.role = "conj", "conj"
+            cc = self.f("and" if rng.random() < 0.8 else "but", "CCONJ", "CC", "_", "cc", "cc")
+            cc.att = vp2
+            vp.role = "head"
+            vp = Node("VP", [vp, cc, vp2], vp)
         kids = [subj, vp]
         if depth == 0 and rng.random() < P["advcl"]:
             mark, arg = MARKS[int(rng.random() * len(MARKS))]
