@@ -463,3 +463,18 @@ def test_conllu_export_passes_the_official_ud_validator(tmp_path):
     bad.write_text(text.replace("\tobl:unmarked\t", "\tobl:tmp\t") + "\n\n")
     rc, out = _udvalidate(bad, "en", 5)
     assert rc != 0 and "missing-spaceafter" in out and "unknown-deprel" in out
+
+
+def test_space_after_marks_exactly_the_joined_words():
+    from dataclasses import replace
+
+    from probekit.data.synthetic.export import with_space_after
+
+    for s in generate(60, lang="vos", seed=4):
+        misc = with_space_after(s)
+        joined = [i for i in range(len(s) - 1) if s.tokens[i + 1] in (",", ".", "!")]
+        assert joined and [i for i, m in enumerate(misc) if "SpaceAfter=No" in m] == joined
+        assert all(m.startswith("Gloss=") for m in misc)  # existing MISC kept
+    s = generate(1)[0]
+    with pytest.raises(DataFormatError, match="does not match"):
+        with_space_after(replace(s, text=s.text.replace(s.tokens[1], "xyz", 1)))
