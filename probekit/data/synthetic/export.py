@@ -2,7 +2,8 @@
 CoNLL-U has no columns for.
 
 CoNLL-U carries tokens, lemmas, tags, features and trees (MISC gets ``SpaceAfter=No`` where the
-text joins two words, as UD requires); the other layers travel in comment lines that :func:`probekit.data.conllu.read_conllu` keeps in ``Sentence.meta``::
+text joins two words, as UD requires); the other layers travel in comment lines that
+:func:`probekit.data.conllu.read_conllu` keeps in ``Sentence.meta``::
 
     # domain = general
     # lang = en

@@ -87,6 +87,8 @@ def finite_feats(tag: str, number: str, person: int) -> str:
     person (``were``: ``Mood=Ind|Number=Plur|Person=3|Tense=Past|VerbForm=Fin``)."""
     tense = "Past" if tag == "VBD" else "Pres"
     return f"Mood=Ind|Number={number}|Person={person}|Tense={tense}|VerbForm=Fin"
+
+
 # (person, number, gender) -> (nominative, accusative); gender "m" | "f" | "n"
 PRONOUNS = {
     (1, "Sing", None): ("I", "me"), (1, "Plur", None): ("we", "us"),
@@ -103,7 +105,9 @@ _BASE = dict(
     passive=0.12, neg=0.08, rel=0.26, nmod=0.22, adj=0.38, coord_np=0.12, coord_s=0.2,
     advcl=0.3, tmp=0.3, loc=0.36, manner=0.1, name=0.25, org=0.08, first=0.03, excl=0.0,
     modal=0.0, compound=0.1, ref=0.45, pron=0.6, conj_words=("and", "and", "but", "or"),
-    coord_vp=0.1, instr=0.15, dem_pron=0.3, amb_name=0.5, exist=0.09, there=0.2, as_pp=0.05, like_pp=0.04,
+    # context-decided constructions (see the README, "Context decides, as in real text")
+    coord_vp=0.1, instr=0.15, dem_pron=0.3, amb_name=0.5, exist=0.09, there=0.2, as_pp=0.05,
+    like_pp=0.04,
 )
 PARAMS = {
     "general": dict(_BASE),
@@ -307,7 +311,8 @@ class Grammar:
     def _name(self, kind, role, rel, bare=False, amb=False):
         """A PER, ORG or LOC name. ``bare``: an ORG of one word (only as the subject of an
         organisation verb, which is what makes it a company); ``amb``: a LOC may take a name that
-        is also a person's and a company's (only after a locative preposition)."""
+        is also a person's and a company's (only after a locative preposition or the "to" of a
+        verb of motion)."""
         rng, C, P = self.rng, self.C, self.P
         if kind == "PER":
             male = rng.random() < 0.5
@@ -586,8 +591,7 @@ class Grammar:
                 self.labels["obj_num"] = onum
         elif frame == "xcomp":  # "wanted to buy the book": subject control, "to" marks it
             inner_frame = _choice(rng, (("trans", 5), ("pers", 2), ("intrans", 2), ("cop", 1)))
-            inner, ipred = self._vp(inner_frame, "inf", number, person, depth + 1, False,
-                                    False)
+            inner, _ = self._vp(inner_frame, "inf", number, person, depth + 1, False, False)
             to = self.f("to", "PART", "TO", "_", "mark", "aux")
             inner.role = "head"
             xc = Node("VP", [to, inner], inner, "xcomp", "ccomp")
@@ -610,10 +614,12 @@ class Grammar:
                 tool = self.C["THING"].pick(rng)
             xpos = "NN" if rng.random() < 0.85 else "NNS"
             ttok = self.w(tool, "NOUN", xpos, F_NOUN[xpos])
-            det = self.f("a" if xpos == "NN" else "the", "DET", "DT", "Definite=Ind|PronType=Art"
-                         if xpos == "NN" else "Definite=Def|PronType=Art", "det", "det")
-            if xpos == "NN" and self.lex.lang == "en" and ttok.form[:1] in "aeiou":
-                det.form = "an"
+            if xpos == "NN":  # "with a key"
+                det = self.f("a", "DET", "DT", "Definite=Ind|PronType=Art", "det", "det")
+                if self.lex.lang == "en" and ttok.form[:1] in "aeiou":
+                    det.form = "an"
+            else:  # "with the keys"
+                det = self.f("the", "DET", "DT", "Definite=Def|PronType=Art", "det", "det")
             tnp = Node("NP", [det, ttok], ttok)
             pp = Node("PP", [self.f("with", "ADP", "IN", "_", "case", "case"), tnp], tnp, "obl",
                       "obl")

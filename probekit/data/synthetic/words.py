@@ -25,7 +25,8 @@ merchant vendor buyer seller tenant landlord employer employee client agent brok
 voter spokesperson diplomat ambassador astronaut biologist chemist physicist mathematician
 """
 
-THING = """book watch light phone painting paint drawing car letter table chair door window box bag key bottle cup
+THING = """book watch light phone painting paint drawing car letter table chair door window box
+bag key bottle cup
 plate glass ball picture computer camera bike bottle_cap lamp bed desk clock watch ring shirt coat
 hat shoe jacket dress umbrella ticket map card gift toy pen pencil paper notebook magazine
 newspaper package envelope bowl knife fork spoon pot pan oven fridge stove sofa couch mirror
@@ -41,7 +42,8 @@ tent kite sword shield crown coin_purse diary album record file folder report co
 invoice document draft manual guidebook recipe menu brochure calendar schedule
 """
 
-PLACE = """park shop building store office kitchen garden school library hospital station airport market store
+PLACE = """park shop building store office kitchen garden school library hospital station
+airport market store
 shop restaurant cafe hotel museum church bank theater cinema stadium gym beach forest river
 lake mountain village city town street road square harbor port farm factory warehouse
 studio lab classroom hall lobby basement attic garage yard field island valley desert bay
@@ -76,7 +78,8 @@ finish start+ plan+ record copy count sort store paint_over deliver_back describ
 review edit update publish translate download upload install remove cut/cut/cut+ burn
 """
 # PERS: person acts on a person.
-V_PERS = """meet/met/met phone guide judge coach help call visit thank invite hire tell/told/told follow contact
+V_PERS = """meet/met/met phone guide judge coach help call visit thank invite hire
+tell/told/told follow contact
 warn support train interview greet join marry criticize praise trust blame admire recognize
 teach/taught/taught protect rescue arrest accuse advise congratulate encourage remind
 introduce interrupt ignore forgive/forgave/forgiven fire hug kiss pay/paid/paid phone
@@ -87,7 +90,8 @@ V_ANY = """hit/hit/hit+ push pull touch strike/struck/struck block catch/caught/
 damage cover surprise hurt/hurt/hurt chase reach annoy please amuse worry frighten impress
 confuse bother shock scare distract disturb wake/woke/woken hold/held/held knock bump+ scratch
 """
-V_INTRANS = """work walk shop rest arrive leave/left/left sleep/slept/slept laugh smile wait run/ran/run+
+V_INTRANS = """work walk shop rest arrive leave/left/left sleep/slept/slept laugh smile wait
+run/ran/run+
 travel sit/sat/sat+ stand/stood/stood speak/spoke/spoken cry swim/swam/swum+ dance sing/sang/sung
 return agree complain relax rest shout whisper jump play listen hurry fall/fell/fallen
 stay pray vote cheer sneeze cough yawn shop+ jog+ hike ski retire graduate wander
