@@ -66,6 +66,7 @@ def main() -> None:
     parser.add_argument("--heads", default="linear,mlp", help="heads run on every strategy")
     parser.add_argument("--bilstm-strategies", default="cost_aware,last,second_last,last4_concat",
                         help="strategies that also get the BiLSTM head ('' for none)")
+    parser.add_argument("--no-finetune", action="store_true", help="feature heads only")
     parser.add_argument("--finetune-steps", type=int, default=300)
     parser.add_argument("--finetune-lr", type=float, default=1e-4)
     parser.add_argument("--chain", default="reports/demo/transfer", help="demo chain folder (downstream task)")
@@ -87,7 +88,7 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     out = Path(args.out) / args.task
     common = dict(seeds=seeds, max_train=args.max_train, model_name="all-MiniLM-L6-v2" if model == "minilm" else model)
-    main_run = compare(model, args.task, train, dev, test, heads=args.heads.split(","),
+    main_run = compare(model, args.task, train, dev, test, heads=args.heads.split(","), finetune=not args.no_finetune,
                        finetune_steps=args.finetune_steps, finetune_lr=args.finetune_lr, out_dir=out, **common)
     runs = [main_run.runs]
     if args.bilstm_strategies:

@@ -1,8 +1,9 @@
 """Export generated corpora (CoNLL-U, jiant JSONL per task, plain text) and restore the layers
 CoNLL-U has no columns for.
 
-CoNLL-U carries tokens, lemmas, tags, features and trees; the other layers travel in comment
-lines that :func:`probekit.data.conllu.read_conllu` keeps in ``Sentence.meta``::
+CoNLL-U carries tokens, lemmas, tags, features and trees (MISC gets ``SpaceAfter=No`` where the
+text joins two words, as UD requires); the other layers travel in comment lines that
+:func:`probekit.data.conllu.read_conllu` keeps in ``Sentence.meta``::
 
     # domain = general
     # lang = en
@@ -95,12 +96,55 @@ def restore_layers(sent: Sentence) -> Sentence:
         if span.end > n:
             raise DataFormatError(f"sentence {sent.id!r}: span [{span.start}, {span.end}) is out "
                                   f"of range for {n} words", expected="end <= number of words")
+    if sent.misc is not None:  # export's SpaceAfter=No: the text line carries it already
+        sent.misc = [_drop_space_after(m) for m in sent.misc]
     # English output has no MISC; the reader turns an all-'_' column into '_' strings
     if sent.misc is not None and all(m == "_" for m in sent.misc):
         sent.misc = None
     if sent.deps is not None and all(d == "_" for d in sent.deps):
         sent.deps = None
     return sent
+
+
+def _drop_space_after(misc: str) -> str:
+    items = [x for x in misc.split("|") if x != "SpaceAfter=No"]
+    return "|".join(items) or "_"
+
+
+def with_space_after(sent: Sentence) -> list[str] | None:
+    """``sent``'s MISC column with ``SpaceAfter=No`` on every word that its ``text`` joins to
+    the next one (UD requires it wherever the text has no space between two words).
+
+    Returns the MISC list (``sent.misc`` unchanged where nothing is joined), or None when
+    ``sent`` has neither MISC nor a joined pair.
+
+    Raises
+    ------
+    DataFormatError
+        If the words do not spell ``text`` in order (a gap other than spaces).
+    """
+    text, tokens = sent.text, sent.tokens
+    if not text:
+        return sent.misc
+    joined, pos = [], 0
+    for i, token in enumerate(tokens):
+        while pos < len(text) and text[pos] == " ":
+            pos += 1
+        if not text.startswith(token, pos):
+            raise DataFormatError(f"sentence {sent.id!r}: word {i + 1} {token!r} does not match "
+                                  f"its text at character {pos}: {text[pos:pos + 20]!r}",
+                                  expected="the words of `# text` in order, split at spaces or "
+                                           "punctuation")
+        pos += len(token)
+        if i + 1 < len(tokens) and pos < len(text) and text[pos] != " ":
+            joined.append(i)
+    if not joined:
+        return sent.misc
+    misc = list(sent.misc) if sent.misc is not None else ["_"] * len(tokens)
+    for i in joined:
+        if "SpaceAfter=No" not in misc[i].split("|"):
+            misc[i] = "SpaceAfter=No" if misc[i] == "_" else misc[i] + "|SpaceAfter=No"
+    return misc
 
 
 def export(sentences: Sequence[Sentence], out_dir: str | Path,
@@ -138,7 +182,8 @@ def export(sentences: Sequence[Sentence], out_dir: str | Path,
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, list[Path]] = {}
     if "conllu" in formats:
-        with_meta = [replace(s, meta={**s.meta, **encode_layers(s)}) for s in sentences]
+        with_meta = [replace(s, meta={**s.meta, **encode_layers(s)}, misc=with_space_after(s))
+                     for s in sentences]
         written["conllu"] = [write_conllu(with_meta, out / f"{name}.conllu")]
     if "txt" in formats:
         written["txt"] = [write_text(sentences, out / f"{name}.txt")]

@@ -80,6 +80,15 @@ F_VERB = {
     "VBG": "Tense=Pres|VerbForm=Part",
 }
 F_PASS = "Tense=Past|VerbForm=Part|Voice=Pass"
+
+
+def finite_feats(tag: str, number: str, person: int) -> str:
+    """FEATS of a finite verb as UD English writes them: it carries its subject's number and
+    person (``were``: ``Mood=Ind|Number=Plur|Person=3|Tense=Past|VerbForm=Fin``)."""
+    tense = "Past" if tag == "VBD" else "Pres"
+    return f"Mood=Ind|Number={number}|Person={person}|Tense={tense}|VerbForm=Fin"
+
+
 # (person, number, gender) -> (nominative, accusative); gender "m" | "f" | "n"
 PRONOUNS = {
     (1, "Sing", None): ("I", "me"), (1, "Plur", None): ("we", "us"),
@@ -90,34 +99,47 @@ _GENDER_FEAT = {"m": "Gender=Masc|", "f": "Gender=Fem|", "n": "Gender=Neut|", No
 
 # --- per-domain construction probabilities -----------------------------------------------------
 _BASE = dict(
-    frames=(("trans", 32), ("pers", 13), ("any", 8), ("intrans", 12), ("ditrans", 8),
-            ("clausal", 12), ("cop", 15)),
-    tenses=(("past", 45), ("pres", 35), ("fut", 8), ("prog", 6), ("perf", 6)),
-    passive=0.12, neg=0.08, rel=0.16, nmod=0.22, adj=0.38, coord_np=0.05, coord_s=0.14,
-    advcl=0.2, tmp=0.3, loc=0.36, manner=0.1, name=0.25, org=0.08, first=0.03, excl=0.0,
-    modal=0.0, compound=0.03, ref=0.45, pron=0.6, conj_words=("and", "and", "but", "or"),
+    frames=(("trans", 32), ("pers", 13), ("any", 8), ("intrans", 8), ("ditrans", 8),
+            ("clausal", 12), ("cop", 15), ("xcomp", 12), ("motion", 6), ("org", 6), ("inch", 5)),
+    tenses=(("past", 45), ("pres", 35), ("fut", 8), ("prog", 9), ("perf", 6)),
+    passive=0.12, neg=0.08, rel=0.26, nmod=0.22, adj=0.38, coord_np=0.12, coord_s=0.2,
+    advcl=0.3, tmp=0.3, loc=0.36, manner=0.1, name=0.25, org=0.08, first=0.03, excl=0.0,
+    modal=0.0, compound=0.1, ref=0.45, pron=0.6, conj_words=("and", "and", "but", "or"),
+    # context-decided constructions (see the README, "Context decides, as in real text")
+    coord_vp=0.1, instr=0.15, dem_pron=0.3, amb_name=0.5, exist=0.09, there=0.2, as_pp=0.05,
+    like_pp=0.04,
 )
 PARAMS = {
     "general": dict(_BASE),
     "biomed": dict(_BASE, frames=(("trans", 45), ("pers", 5), ("any", 3), ("intrans", 5),
-                                  ("ditrans", 3), ("clausal", 22), ("cop", 17)),
+                                  ("ditrans", 3), ("clausal", 22), ("cop", 17), ("xcomp", 4),
+                                  ("org", 2)),
                    tenses=(("past", 60), ("pres", 30), ("perf", 10)), passive=0.38, nmod=0.3,
                    name=0.08, org=0.05, first=0.18, rel=0.14, loc=0.35, compound=0.12, ref=0.5),
     "legal": dict(_BASE, frames=(("trans", 50), ("pers", 15), ("any", 2), ("intrans", 4),
-                                 ("ditrans", 12), ("clausal", 7), ("cop", 10)),
+                                 ("ditrans", 12), ("clausal", 7), ("cop", 10), ("xcomp", 8),
+                                 ("org", 5)),
                   tenses=(("pres", 60), ("fut", 15), ("past", 25)), modal=0.5, passive=0.22,
                   advcl=0.3, name=0.05, org=0.15, rel=0.16, neg=0.12, tmp=0.3, loc=0.15),
     "reviews": dict(_BASE, frames=(("trans", 30), ("pers", 4), ("any", 4), ("intrans", 4),
-                                   ("ditrans", 3), ("clausal", 10), ("cop", 45)),
+                                   ("ditrans", 3), ("clausal", 10), ("cop", 45), ("xcomp", 8),
+                                   ("motion", 2), ("org", 3)),
                     tenses=(("pres", 55), ("past", 35), ("perf", 10)), first=0.4, excl=0.25,
                     coord_s=0.22, name=0.05, org=0.12, neg=0.15, passive=0.04, loc=0.1,
                     conj_words=("but", "but", "and", "and")),
 }
 PREP_LOC = ("in", "at", "near", "behind", "outside", "inside")
 PREP_NMOD = ("with", "from", "on", "of", "about", "for")
+# Instruments: "with" + one of these attaches to the verb (obl: "opened the box with a key");
+# "with" + any other thing attaches to the noun (nmod: "the box with a lid").
+TOOLS = frozenset("""key knife hammer pen pencil brush spoon fork rope tool machine computer
+camera phone laptop screwdriver needle scissors towel cloth stick""".split())
+# verbs whose passive English avoids ("*the book was had")
+NO_PASSIVE = frozenset(("have", "do"))
 MARKS = (("because", "ARGM-CAU"), ("when", "ARGM-TMP"), ("after", "ARGM-TMP"),
          ("before", "ARGM-TMP"), ("although", "ARGM-ADV"), ("if", "ARGM-ADV"),
-         ("while", "ARGM-TMP"))
+         ("while", "ARGM-TMP"), ("since", "ARGM-TMP"), ("until", "ARGM-TMP"),
+         ("as", "ARGM-TMP"))
 TMP_ADV = ("yesterday", "today", "recently", "later", "soon")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 INTENS = ("very", "really", "quite", "extremely", "so", "rather")
@@ -185,8 +207,9 @@ class Grammar:
 
     # --- noun phrases ---------------------------------------------------------------------------
     def np(self, cls: str, case: str = "nom", depth: int = 0, ref_ok: bool = True,
-           role: str = "subj", rel: str = "nsubj"):
-        """A noun phrase of semantic class ``cls``; returns (node, number, person)."""
+           role: str = "subj", rel: str = "nsubj", avoid=frozenset()):
+        """A noun phrase of semantic class ``cls`` whose head noun is not in ``avoid``; returns
+        (node, number, person)."""
         rng, P = self.rng, self.P
         if cls == "agent":
             cls = "org" if rng.random() < P["org"] else "per"
@@ -214,7 +237,10 @@ class Grammar:
         klass = {"per": "PERSON", "thing": "THING", "place": "PLACE", "abstract": "ABSTRACT",
                  "time": "TIME_NOUNS"}[cls]
         number = "Plur" if rng.random() < 0.3 else "Sing"
-        node = self._common_np(self.C[klass].pick(rng), number, depth, role, rel, cls)
+        entry = self.C[klass].pick(rng)
+        while entry[0] in avoid:
+            entry = self.C[klass].pick(rng)
+        node = self._common_np(entry, number, depth, role, rel, cls)
         if cls in ("per", "thing") and depth < 2:
             gender = ("m" if rng.random() < 0.5 else "f") if cls == "per" else "n"
             ref = self._register(cls, gender if number == "Sing" else None, number,
@@ -237,15 +263,17 @@ class Grammar:
         kids = []
         r = rng.random()
         if number == "Sing":
-            det = "the" if r < 0.6 else ("a" if r < 0.85 else "this")
+            det = "the" if r < 0.55 else ("a" if r < 0.77 else ("this" if r < 0.88 else "that"))
         else:
-            det = "the" if r < 0.5 else ("these" if r < 0.6 else ("some" if r < 0.75 else None))
+            det = "the" if r < 0.45 else ("these" if r < 0.55 else (
+                "those" if r < 0.65 else ("some" if r < 0.78 else None)))
         if det:
             feats = {"the": "Definite=Def|PronType=Art", "a": "Definite=Ind|PronType=Art",
                      "an": "Definite=Ind|PronType=Art", "this": "Number=Sing|PronType=Dem",
-                     "these": "Number=Plur|PronType=Dem", "some": "PronType=Ind"}[det]
+                     "that": "Number=Sing|PronType=Dem", "these": "Number=Plur|PronType=Dem",
+                     "those": "Number=Plur|PronType=Dem", "some": "PronType=Ind"}[det]
             kids.append(self.f(det, "DET", "DT", feats, "det", "det",
-                               lemma="a" if det == "an" else ("this" if det == "these" else det)))
+                               lemma={"an": "a", "these": "this", "those": "that"}.get(det, det)))
         if rng.random() < P["adj"]:
             kids.append(self._adj(rng.random() < 0.15, role="amod", rel="amod"))
         if rng.random() < P["compound"]:
@@ -261,8 +289,13 @@ class Grammar:
         node.htok = None
         outer = node
         if depth < 2 and rng.random() < P["nmod"] / (1 + depth):
-            pp = self._pp(PREP_NMOD[int(rng.random() * len(PREP_NMOD))],
-                          "place" if rng.random() < 0.3 else "thing", depth + 1, "nmod", "nmod")
+            if role == "subj" and rng.random() < 0.5:
+                # before the verb a locative PP can only modify the noun
+                prep, pcls = PREP_LOC[int(rng.random() * len(PREP_LOC))], "place"
+            else:
+                prep = PREP_NMOD[int(rng.random() * len(PREP_NMOD))]
+                pcls = "place" if rng.random() < 0.3 else "thing"
+            pp = self._pp(prep, pcls, depth + 1, "nmod", "nmod")
             node.role, node.rel = "head", None
             outer = Node("NP", [node, pp], node, rel, role)
         if depth < 2 and cls in ("per", "thing") and rng.random() < P["rel"] / (1 + 2 * depth):
@@ -275,13 +308,20 @@ class Grammar:
         outer.htok = entry  # remember the head noun entry for referent registration
         return outer
 
-    def _name(self, kind, role, rel):
-        rng, C = self.rng, self.C
+    def _name(self, kind, role, rel, bare=False, amb=False):
+        """A PER, ORG or LOC name. ``bare``: an ORG of one word (only as the subject of an
+        organisation verb, which is what makes it a company); ``amb``: a LOC may take a name that
+        is also a person's and a company's (only after a locative preposition or the "to" of a
+        verb of motion)."""
+        rng, C, P = self.rng, self.C, self.P
         if kind == "PER":
             male = rng.random() < 0.5
-            first = C["MALE" if male else "FEMALE"].pick(rng)
+            # a name shared with places and companies ("Jordan"): as a person it is never the
+            # subject of an organisation verb nor the object of a locative preposition
+            shared = rng.random() < P["amb_name"]
+            first = C[("AMBIG_" if shared else "") + ("MALE" if male else "FEMALE")].pick(rng)
             toks = [self.w(first, "PROPN", "NNP", "Number=Sing")]
-            if rng.random() < 0.7:
+            if rng.random() < (0.3 if shared else 0.6):
                 toks.append(self.w(C["LAST"].pick(rng), "PROPN", "NNP", "Number=Sing", "flat",
                                    "flat"))
             node = Node("NP", toks, toks[0], rel, role)
@@ -291,7 +331,16 @@ class Grammar:
             self.ments.append((node, ref))
             return node, "Sing", 3
         if kind == "ORG":
-            a, b = C["ORG_HEAD"].pick(rng), C["ORG_TAIL"].pick(rng)
+            if bare:
+                a = C["AMBIG" if rng.random() < 0.7 else "ORG_HEAD"].pick(rng)
+                tok = self.w(a, "PROPN", "NNP", "Number=Sing")
+                node = Node("NP", [tok], tok, rel, role)
+                ref = self._register("org", "n", "Sing", name=[a])
+                self.ents.append((node, "ORG"))
+                self.ments.append((node, ref))
+                return node, "Sing", 3
+            a = C["AMBIG" if rng.random() < 0.3 else "ORG_HEAD"].pick(rng)
+            b = C["ORG_TAIL"].pick(rng)
             t1 = self.w(a, "PROPN", "NNP", "Number=Sing", "compound", "compound")
             t2 = self.w(b, "PROPN", "NNP", "Number=Sing")
             node = Node("NP", [t1, t2], t2, rel, role)
@@ -300,7 +349,10 @@ class Grammar:
             self.ments.append((node, ref))
             return node, "Sing", 3
         # LOC: one or more tokens from the city/country lists (Mexico_City -> two tokens)
-        entry = self.C["CITY" if rng.random() < 0.65 else "COUNTRY"].pick(rng)
+        if amb and rng.random() < P["amb_name"] * 1.5:
+            entry = C["AMBIG"].pick(rng)
+        else:
+            entry = C["CITY" if rng.random() < 0.65 else "COUNTRY"].pick(rng)
         parts = entry[0].split("_")
         toks = [Tok(p, p, "PROPN", "NNP", "Number=Sing", "flat", "flat", p) for p in parts]
         toks[0].role = "head"
@@ -317,7 +369,8 @@ class Grammar:
         """A repeated mention: a pronoun agreeing with the referent, or a short definite NP."""
         rng = self.rng
         ref.last = self.sent_no
-        if rng.random() < self.P["pron"] or ref.entry is None and ref.name is None:
+        bare_org = ref.kind == "org" and ref.name is not None and len(ref.name) == 1
+        if rng.random() < self.P["pron"] or ref.entry is None and ref.name is None or bare_org:
             gender = ref.gender if ref.number == "Sing" else None
             nom, acc = PRONOUNS[(3, ref.number, gender)]
             form = nom if case == "nom" else acc
@@ -375,9 +428,11 @@ class Grammar:
     def _pp(self, prep, cls, depth, role, rel):
         rng = self.rng
         if cls == "place" and rng.random() < 0.3:
-            obj, _, _ = self._name("LOC", "head", None)
+            # a name shared with people and companies only where the preposition makes it a place
+            obj, _, _ = self._name("LOC", "head", None, amb=prep in PREP_LOC or prep == "to")
         else:
-            obj, _, _ = self.np(cls, "acc", depth, ref_ok=False, role="head", rel=None)
+            obj, _, _ = self.np(cls, "acc", depth, ref_ok=False, role="head", rel=None,
+                                avoid=TOOLS if prep == "with" else frozenset())
         case = self.f(prep, "ADP", "IN", "_", "case", "case")
         return Node("PP", [case, obj], obj, rel, role)
 
@@ -420,16 +475,22 @@ class Grammar:
         agree = ("VBZ" if number == "Sing" and person == 3 else "VBP")
         auxes = []  # (word, lemma, xpos, feats, rel)
 
+        def fin(tag):
+            return finite_feats(tag, number, person)
+
         def be(tag_past):
             if tag_past:
                 word = "was" if number == "Sing" and person != 2 else "were"
-                return (word, "be", "VBD", F_VERB["VBD"] if number == "Plur" else
-                        "Mood=Ind|Number=Sing|Person=%d|Tense=Past|VerbForm=Fin" % person)
+                return (word, "be", "VBD", fin("VBD"))
             word = "am" if person == 1 and number == "Sing" else (
                 "is" if number == "Sing" and person == 3 else "are")
-            return (word, "be", "VBZ" if word == "is" else "VBP",
-                    F_VERB["VBZ"] if word == "is" else F_VERB["VBP"])
+            return (word, "be", "VBZ" if word == "is" else "VBP", fin("VBZ"))
 
+        if tense == "inf":  # "to" + infinitive: no finite verb, nothing agrees
+            if passive or cop:
+                auxes.append(("be", "be", "VB", "VerbForm=Inf", "aux:pass" if passive else "cop"))
+                return auxes, ("VBN", F_PASS) if passive else None
+            return auxes, ("VB", F_VERB["VB"])
         if tense in ("fut", "modal"):
             modal = "will" if tense == "fut" else ("shall" if self.rng.random() < 0.7 else "may")
             auxes.append((modal, modal, "MD", "VerbForm=Fin", "aux"))
@@ -439,7 +500,7 @@ class Grammar:
             return auxes, ("VB", F_VERB["VB"])
         if tense == "perf":
             word = "has" if agree == "VBZ" else "have"
-            auxes.append((word, "have", agree, F_VERB[agree], "aux"))
+            auxes.append((word, "have", agree, fin(agree), "aux"))
             if passive or cop:
                 auxes.append(("been", "be", "VBN", F_VERB["VBN"], "aux:pass" if passive else "cop"))
                 return auxes, ("VBN", F_PASS) if passive else None
@@ -458,9 +519,9 @@ class Grammar:
         if neg:
             word = "did" if past else ("does" if agree == "VBZ" else "do")
             tag = "VBD" if past else agree
-            auxes.append((word, "do", tag, F_VERB[tag], "aux"))
+            auxes.append((word, "do", tag, fin(tag), "aux"))
             return auxes, ("VB", F_VERB["VB"])
-        return auxes, (("VBD" if past else agree), F_VERB["VBD" if past else agree])
+        return auxes, (("VBD" if past else agree), fin("VBD" if past else agree))
 
     def _wrap(self, inner, auxes, neg):
         """Nest ``VP -> AUX VP`` per auxiliary (outermost first in ``auxes``); 'not' after the
@@ -491,16 +552,21 @@ class Grammar:
                 self.labels["tense"] = "Past" if tense == "past" else "Pres"
             return self._wrap(adjp, auxes, neg), pred
         klass = {"trans": "V_TRANS", "pers": "V_PERS", "any": "V_ANY", "intrans": "V_INTRANS",
-                 "ditrans": "V_DITRANS", "clausal": "V_CLAUSAL"}[frame]
+                 "ditrans": "V_DITRANS", "clausal": "V_CLAUSAL", "xcomp": "V_XCOMP",
+                 "motion": "V_MOTION", "org": "V_ORG", "org_pers": "V_ORG_PERS",
+                 "inch": "V_ALT"}[frame]
         entry = C[klass].pick(rng)
+        while passive and entry[0] in NO_PASSIVE:
+            entry = C[klass].pick(rng)
         auxes, (vtag, vfeats) = self._aux_chain(tense, number, person, passive, neg)
         verb = self.w(entry, "VERB", vtag, vfeats)
         kids = [verb]
         if main and tense not in ("fut", "modal"):
             self.labels["tense"] = "Past" if tense == "past" else "Pres"
         # arguments
-        if frame in ("trans", "pers", "any") and not passive and not gap_obj:
-            ocls = {"trans": "thing", "pers": "per", "any": "any"}[frame]
+        if frame in ("trans", "pers", "any", "org", "org_pers") and not passive and not gap_obj:
+            ocls = {"trans": "thing", "pers": "per", "any": "any", "org": "thing",
+                    "org_pers": "per"}[frame]
             if self.domain == "biomed" and frame == "trans" and rng.random() < 0.3:
                 ocls = "abstract"
             obj, onum, _ = self.np(ocls, "acc", depth, role="obj", rel="obj")
@@ -523,6 +589,18 @@ class Grammar:
             self.srl.append((verb, theme, "ARG1"))
             if main:
                 self.labels["obj_num"] = onum
+        elif frame == "xcomp":  # "wanted to buy the book": subject control, "to" marks it
+            inner_frame = _choice(rng, (("trans", 5), ("pers", 2), ("intrans", 2), ("cop", 1)))
+            inner, _ = self._vp(inner_frame, "inf", number, person, depth + 1, False, False)
+            to = self.f("to", "PART", "TO", "_", "mark", "aux")
+            inner.role = "head"
+            xc = Node("VP", [to, inner], inner, "xcomp", "ccomp")
+            kids.append(xc)
+            self.srl.append((verb, xc, "ARG1"))
+        elif frame == "motion" and rng.random() < 0.7:  # "went to Jordan": the goal
+            goal = self._pp("to", "place", depth + 1, "obl", "obl")
+            kids.append(goal)
+            self.srl.append((verb, goal, "ARGM-GOL"))
         elif frame == "clausal":
             sub = self._clause(depth + 1, kind="ccomp")
             that = self.f("that", "SCONJ", "IN", "_", "mark", "mark")
@@ -530,11 +608,45 @@ class Grammar:
             kids.append(sbar)
             self.srl.append((verb, sbar, "ARG1"))
         # modifiers
+        if frame == "trans" and not gap_obj and rng.random() < P["instr"]:
+            tool = self.C["THING"].pick(rng)
+            while tool[0] not in TOOLS:
+                tool = self.C["THING"].pick(rng)
+            xpos = "NN" if rng.random() < 0.85 else "NNS"
+            ttok = self.w(tool, "NOUN", xpos, F_NOUN[xpos])
+            if xpos == "NN":  # "with a key"
+                det = self.f("a", "DET", "DT", "Definite=Ind|PronType=Art", "det", "det")
+                if self.lex.lang == "en" and ttok.form[:1] in "aeiou":
+                    det.form = "an"
+            else:  # "with the keys"
+                det = self.f("the", "DET", "DT", "Definite=Def|PronType=Art", "det", "det")
+            tnp = Node("NP", [det, ttok], ttok)
+            pp = Node("PP", [self.f("with", "ADP", "IN", "_", "case", "case"), tnp], tnp, "obl",
+                      "obl")
+            kids.append(pp)
+            self.srl.append((verb, pp, "ARGM-MNR"))
+        if frame in ("trans", "pers", "intrans", "motion") and rng.random() < P["as_pp"]:
+            # "worked as a driver": "as" is a preposition here, a conjunction before a clause
+            role_np, _, _ = self.np("per", "acc", depth + 1, ref_ok=False, role="head", rel=None)
+            pp = Node("PP", [self.f("as", "ADP", "IN", "_", "case", "case"), role_np], role_np,
+                      "obl", "obl")
+            kids.append(pp)
+            self.srl.append((verb, pp, "ARGM-PRD"))
+        elif frame in ("intrans", "motion", "any") and rng.random() < P["like_pp"]:
+            like_np, _, _ = self.np("any", "acc", depth + 1, ref_ok=False, role="head", rel=None)
+            pp = Node("PP", [self.f("like", "ADP", "IN", "_", "case", "case"), like_np], like_np,
+                      "obl", "obl")
+            kids.append(pp)
+            self.srl.append((verb, pp, "ARGM-MNR"))
         if rng.random() < P["manner"]:
             adv = self.w(C["ADV_MANNER"].pick(rng), "ADV", "RB", "_", "advmod", "adv")
             kids.append(adv)
             self.srl.append((verb, adv, "ARGM-MNR"))
-        if rng.random() < P["loc"] / (1 + depth):
+        if rng.random() < P["loc"] / (1 + depth) and rng.random() < P["there"]:
+            there = self.f("there", "ADV", "RB", "PronType=Dem", "advmod", "obl")
+            kids.append(Node("ADVP", [there], there, "advmod", "obl"))
+            self.srl.append((verb, there, "ARGM-LOC"))
+        elif rng.random() < P["loc"] / (1 + depth):
             prep = PREP_LOC[int(rng.random() * len(PREP_LOC))]
             pp = self._pp(prep, "place", depth + 1, "obl", "obl")
             kids.append(pp)
@@ -551,6 +663,9 @@ class Grammar:
         r = rng.random()
         if r < 0.3:
             word = TMP_ADV[int(rng.random() * len(TMP_ADV))]
+            if word in ("yesterday", "today"):  # nouns in UD English, as bare NP adjuncts
+                tok = self.f(word, "NOUN", "NN", "Number=Sing", "obl:unmarked", "tmp")
+                return Node("NP", [tok], tok, "obl:unmarked", "tmp")
             tok = self.f(word, "ADV", "RB", "_", "advmod", "tmp")
             return Node("ADVP", [tok], tok, "advmod", "tmp")
         if r < 0.55:
@@ -562,8 +677,8 @@ class Grammar:
         if r < 0.75:
             last = self.f("last", "ADJ", "JJ", "Degree=Pos", "amod", "amod")
             noun = self.w(self.C["TIME_NOUNS"].pick(rng), "NOUN", "NN", "Number=Sing")
-            return Node("NP", [last, noun], noun, "obl:tmp", "tmp")
-        prep = ("after", "before", "during")[int(rng.random() * 3)]
+            return Node("NP", [last, noun], noun, "obl:unmarked", "tmp")  # UD English (2.14+)
+        prep = ("after", "before", "during", "since", "until")[int(rng.random() * 5)]
         case = self.f(prep, "ADP", "IN", "_", "case", "case")
         det = self.f("the", "DET", "DT", "Definite=Def|PronType=Art", "det", "det")
         noun = self.w(self.C["TIME_NOUNS"].pick(rng), "NOUN", "NN", "Number=Sing")
@@ -571,25 +686,64 @@ class Grammar:
         return Node("PP", [case, np_], np_, "obl", "tmp")
 
     # --- clauses -----------------------------------------------------------------------------
+    def _existential(self, depth: int, main: bool):
+        """``There are books on the table``: "be" is the main verb (VERB, as in UD English) and
+        agrees with the noun phrase after it."""
+        rng = self.rng
+        tense = "past" if rng.random() < 0.45 else "pres"
+        subj, number, _ = self.np("thing" if rng.random() < 0.75 else "per", "nom", depth,
+                                  ref_ok=False, role="obj", rel="nsubj")
+        tag = "VBD" if tense == "past" else ("VBZ" if number == "Sing" else "VBP")
+        word = {"VBD": "was" if number == "Sing" else "were", "VBZ": "is", "VBP": "are"}[tag]
+        be = self.f(word, "VERB", tag, finite_feats(tag, number, 3), role="head", lemma="be")
+        kids = [be, subj]
+        if rng.random() < 0.8:
+            kids.append(self._pp(PREP_LOC[int(rng.random() * len(PREP_LOC))], "place",
+                                 depth + 1, "obl", "obl"))
+        vp = Node("VP", kids, be)
+        there = self.f("there", "PRON", "EX", "_", "expl", "subj")
+        if main:
+            self.labels["tense"] = "Past" if tense == "past" else "Pres"
+            self.labels["subj_num"] = number
+        return Node("S", [there, vp], vp)
+
     def _clause(self, depth: int, kind: str = "main"):
         rng, P = self.rng, self.P
         main = kind == "main"
+        if rng.random() < P["exist"]:
+            return self._existential(depth, main)
         frame = _choice(rng, P["frames"])
-        if depth >= 2 and frame == "clausal":
+        if depth >= 2 and frame in ("clausal", "xcomp"):
             frame = "trans"
+        if frame == "org" and rng.random() < 0.3:
+            frame = "org_pers"  # "Jordan hired two engineers"
         passive = frame in ("trans", "pers", "any") and rng.random() < P["passive"]
         neg = rng.random() < P["neg"]
         tense = self._tense()
         # subject
         if frame == "cop":
             scls = "thing" if rng.random() < 0.7 else "per"
+            if rng.random() < P["dem_pron"]:
+                scls = "dem"
+        elif frame in ("org", "org_pers"):
+            scls = "org"
+        elif frame == "motion":
+            scls = "per"
+        elif frame == "inch":  # "the window broke": a thing undergoes the event
+            scls = "thing"
         elif passive:
             scls = {"trans": "thing", "pers": "per", "any": "any"}[frame]
         elif frame == "any":
             scls = "any"
         else:
             scls = "agent"
-        if scls in ("agent", "per") and rng.random() < P["first"]:
+        if scls == "dem":  # "This is great."
+            word = "this" if rng.random() < 0.6 else "that"
+            tok = self.f(word, "PRON", "DT", "Number=Sing|PronType=Dem", "nsubj", "subj")
+            subj, snum, sper = Node("NP", [tok], tok, "nsubj", "subj"), "Sing", 3
+        elif scls == "org":  # an organisation verb: a one-word name here is a company
+            subj, snum, sper = self._name("ORG", "subj", "nsubj", bare=rng.random() < 0.7)
+        elif scls in ("agent", "per") and rng.random() < P["first"]:
             subj, snum, sper = self._first_person("nom", "subj", "nsubj")
         else:
             subj, snum, sper = self.np(scls, "nom", depth, role="subj", rel="nsubj")
@@ -599,7 +753,7 @@ class Grammar:
         if main:
             self.labels["subj_num"] = snum
         if frame != "cop":
-            self.srl.append((pred, subj, "ARG1" if passive else "ARG0"))
+            self.srl.append((pred, subj, "ARG1" if passive or frame == "inch" else "ARG0"))
         if passive and rng.random() < 0.5:
             agent, _, _ = self.np("agent" if frame != "any" else "any", "acc", depth + 1,
                                   role="head", rel=None)
@@ -610,6 +764,17 @@ class Grammar:
                 inner = inner.head
             inner.kids.insert(1, pp)
             self.srl.append((pred, pp, "ARG0"))
+        if depth <= 1 and frame != "cop" and not passive and rng.random() < P["coord_vp"]:
+            # "bought the book and read it": one subject, two verbs (only the first is its head)
+            frame2 = frame if frame in ("org", "org_pers", "inch", "any") else _choice(
+                rng, (("trans", 4), ("pers", 2), ("intrans", 2)))
+            vp2, pred2 = self._vp(frame2, tense, snum, sper, depth + 1, False, False)
+            self.srl.append((pred2, subj, "ARG1" if frame2 == "inch" else "ARG0"))
+            vp2.rel, vp2.role = "conj", "conj"
+            cc = self.f("and" if rng.random() < 0.8 else "but", "CCONJ", "CC", "_", "cc", "cc")
+            cc.att = vp2
+            vp.role = "head"
+            vp = Node("VP", [vp, cc, vp2], vp)
         kids = [subj, vp]
         if depth == 0 and rng.random() < P["advcl"]:
             mark, arg = MARKS[int(rng.random() * len(MARKS))]

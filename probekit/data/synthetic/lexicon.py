@@ -169,7 +169,8 @@ class WordClass:
 
 
 NOUN_CLASSES = ("PERSON", "THING", "PLACE", "ABSTRACT", "TIME_NOUNS")
-VERB_CLASSES = ("V_TRANS", "V_PERS", "V_ANY", "V_INTRANS", "V_DITRANS", "V_CLAUSAL")
+VERB_CLASSES = ("V_TRANS", "V_PERS", "V_ANY", "V_INTRANS", "V_DITRANS", "V_CLAUSAL", "V_XCOMP",
+                "V_MOTION", "V_ORG", "V_ORG_PERS", "V_ALT")
 
 
 class Lexicon:
@@ -214,7 +215,8 @@ class Lexicon:
             if spec.endswith("*"):
                 adv.append(self._entry(adverb(word), {"RB": adverb(word)}, base=word))
         classes["ADJ"] = WordClass(adj)
-        classes["ADV_MANNER"] = WordClass(adv)
+        flat = [self._entry(w, {"RB": w}, base=w) for w in _split(W.FLAT_ADV)]
+        classes["ADV_MANNER"] = WordClass(flat + adv)
         for name in ("POS_ADJ", "NEG_ADJ"):
             classes[name] = WordClass([self._entry(w, {"JJ": w}) for w in _split(getattr(W, name))])
         for name in ("POS_VERB", "NEG_VERB"):
@@ -225,6 +227,12 @@ class Lexicon:
         classes["MALE"] = WordClass([(n, n, {"NNP": n}) for n in _split(W.MALE)])
         classes["FEMALE"] = WordClass([(n, n, {"NNP": n}) for n in _split(W.FEMALE)])
         classes["LAST"] = WordClass([(n, n, {"NNP": n}) for n in _split(W.LAST)])
+        classes["AMBIG_MALE"] = WordClass([(n, n, {"NNP": n}) for n in _split(W.AMBIG_MALE)])
+        classes["AMBIG_FEMALE"] = WordClass([(n, n, {"NNP": n}) for n in _split(W.AMBIG_FEMALE)])
+        # one pool for companies and places: the two lists interleaved, so both genders' names
+        # are frequent
+        pool = [n for pair in zip(_split(W.AMBIG_MALE), _split(W.AMBIG_FEMALE)) for n in pair]
+        classes["AMBIG"] = WordClass([(n, n, {"NNP": n}) for n in pool])
         classes["ORG_HEAD"] = WordClass([(n, n, {"NNP": n}) for n in _split(W.ORG_HEAD)])
         classes["ORG_TAIL"] = WordClass([(n, n, {"NNP": n}) for n in _split(W.ORG_TAIL)])
         classes["CITY"] = WordClass([(n, n, {"NNP": n}) for n in _split(W.CITIES)])

@@ -8,7 +8,8 @@ earlier words more weight (Zipf), so order matters.
 """
 
 # --- nouns ------------------------------------------------------------------------------
-PERSON = """teacher doctor student friend man woman child lawyer driver manager officer worker
+PERSON = """teacher patient cook doctor official guide student expert judge friend coach adult man
+woman child lawyer driver manager officer worker
 artist writer nurse farmer engineer neighbor customer player singer chef pilot scientist
 journalist reporter police_officer soldier judge actor dancer baker banker clerk coach cook
 designer director editor guard guide host hunter king queen leader mayor minister musician
@@ -24,8 +25,9 @@ merchant vendor buyer seller tenant landlord employer employee client agent brok
 voter spokesperson diplomat ambassador astronaut biologist chemist physicist mathematician
 """
 
-THING = """book car phone letter table chair door window box bag key bottle cup plate glass
-ball picture computer camera bike bottle_cap lamp light bed desk clock watch ring shirt coat
+THING = """book watch light phone painting paint drawing car letter table chair door window box
+bag key bottle cup
+plate glass ball picture computer camera bike bottle_cap lamp bed desk clock watch ring shirt coat
 hat shoe jacket dress umbrella ticket map card gift toy pen pencil paper notebook magazine
 newspaper package envelope bowl knife fork spoon pot pan oven fridge stove sofa couch mirror
 carpet curtain blanket pillow towel brush comb wallet purse coin bill receipt basket bucket
@@ -40,21 +42,22 @@ tent kite sword shield crown coin_purse diary album record file folder report co
 invoice document draft manual guidebook recipe menu brochure calendar schedule
 """
 
-PLACE = """park office kitchen garden school library hospital station airport market store
+PLACE = """park shop building store office kitchen garden school library hospital station
+airport market store
 shop restaurant cafe hotel museum church bank theater cinema stadium gym beach forest river
 lake mountain village city town street road square harbor port farm factory warehouse
 studio lab classroom hall lobby basement attic garage yard field island valley desert bay
 bakery pharmacy clinic court prison embassy castle palace tower temple zoo mall campus
 """
 
-ABSTRACT = """idea plan problem question answer decision story reason result plan_b rule law
-change chance choice effort fact goal hope issue lesson method mistake news opinion order
+ABSTRACT = """plan work change answer idea problem question order decision story reason result
+plan_b rule law chance choice effort fact goal hope issue lesson method mistake news opinion order
 policy price process project promise proposal reform request risk secret solution strategy
 system theory topic truth value view vision warning wish agreement argument budget
 campaign challenge conclusion condition crisis debate demand detail evidence experience
 explanation feature focus impact interest knowledge message offer option outcome pattern
 performance plan_a principle priority purpose quality rate response role standard statement
-success task trend version
+success task trend version walk rest
 """
 
 TIME_NOUNS = """morning afternoon evening night weekend week month year day summer winter
@@ -63,7 +66,8 @@ spring autumn holiday meeting lunch dinner breakfast party game concert conferen
 
 # --- verbs (argument frames) ------------------------------------------------------------
 # TRANS: person acts on a thing.
-V_TRANS = """buy/bought/bought sell/sold/sold build/built/built open close find/found/found
+V_TRANS = """book have/had/had watch light/lit/lit do/did/done cook paint park order clean open
+plan+ buy/bought/bought sell/sold/sold build/built/built close find/found/found
 take/took/taken make/made/made bring/brought/brought carry clean fix check read/read/read
 write/wrote/written paint cook wash move keep/kept/kept use need want like choose/chose/chosen
 order pick drop+ break/broke/broken lose/lost/lost hold/held/held prepare design produce
@@ -71,24 +75,44 @@ repair replace deliver collect share print sign test watch book light/lit/lit wr
 empty borrow steal/stole/stolen hide/hid/hidden study examine inspect measure weigh polish
 return rent pack load unload lift raise lower push pull throw/threw/thrown catch/caught/caught
 finish start+ plan+ record copy count sort store paint_over deliver_back describe mention
-review edit update publish translate download upload install remove cut/cut/cut burn
+review edit update publish translate download upload install remove cut/cut/cut+ burn
 """
 # PERS: person acts on a person.
-V_PERS = """meet/met/met help call visit thank invite hire tell/told/told follow contact
+V_PERS = """meet/met/met phone guide judge coach help call visit thank invite hire
+tell/told/told follow contact
 warn support train interview greet join marry criticize praise trust blame admire recognize
 teach/taught/taught protect rescue arrest accuse advise congratulate encourage remind
 introduce interrupt ignore forgive/forgave/forgiven fire hug kiss pay/paid/paid phone
 question serve thank_again welcome represent replace_later defend
 """
 # ANY: anyone or anything can be the doer (used by the who-did-what task).
-V_ANY = """hit/hit/hit push pull touch strike/struck/struck block catch/caught/caught kick crush
+V_ANY = """hit/hit/hit+ push pull touch strike/struck/struck block catch/caught/caught kick crush
 damage cover surprise hurt/hurt/hurt chase reach annoy please amuse worry frighten impress
 confuse bother shock scare distract disturb wake/woke/woken hold/held/held knock bump+ scratch
 """
-V_INTRANS = """arrive leave/left/left sleep/slept/slept laugh smile wait work run/ran/run walk
-travel sit/sat/sat stand/stood/stood speak/spoke/spoken cry swim/swam/swum dance sing/sang/sung
+V_INTRANS = """work walk shop rest arrive leave/left/left sleep/slept/slept laugh smile wait
+run/ran/run+
+travel sit/sat/sat+ stand/stood/stood speak/spoke/spoken cry swim/swam/swum+ dance sing/sang/sung
 return agree complain relax rest shout whisper jump play listen hurry fall/fell/fallen
 stay pray vote cheer sneeze cough yawn shop+ jog+ hike ski retire graduate wander
+"""
+# XCOMP: person wants/tries ... to do something (subject control: "to" is an infinitive marker).
+V_XCOMP = """want try need decide plan+ hope agree refuse promise expect start+ begin/began/begun+
+fail learn forget/forgot/forgotten+ manage prefer+ offer
+"""
+# MOTION: person goes somewhere ("to" + place is the goal).
+V_MOTION = """go/went/gone walk drive/drove/driven travel move return hurry fly/flew/flown
+ride/rode/ridden come/came/come run/ran/run+ swim/swam/swum+
+"""
+# ORG: only organisations do these (what decides that a bare name such as "Jordan" is a company).
+V_ORG = """acquire fund launch manufacture recall export import finance distribute advertise
+"""
+V_ORG_PERS = """hire employ recruit dismiss
+"""
+# ALT: the causative alternation: "the boy broke the window" (subject = ARG0) but "the window
+# broke" (subject = ARG1): the verb and the clause, not the noun, decide the role.
+V_ALT = """break/broke/broken+ open close move change start+ stop+ melt burn drop+ roll turn
+crack shake/shook/shaken+ bend/bent/bent
 """
 V_DITRANS = """give/gave/given send/sent/sent show/showed/shown offer lend/lent/lent hand pass
 mail throw/threw/thrown promise award owe sell/sold/sold bring/brought/brought
@@ -100,7 +124,9 @@ assume conclude decide insist suspect imagine
 """
 
 # --- adjectives / adverbs ---------------------------------------------------------------
-ADJ = """new* old good big small large* long short high* great* little young important*
+ADJ = """new* light hard patient* clean closed late official* open* old expert used good early big
+tired adult small fast empty
+large* long short high* great* little young important*
 different* early late* hard public* bad real* strong* easy* clear* local* free* full*
 special* red blue green yellow black white brown dark warm* cold* hot quiet* loud* bright*
 clean heavy* light soft* sharp* smooth* rough* fresh* sweet* bitter* rich poor* happy* sad*
@@ -113,6 +139,8 @@ human* main natural* normal* official* open* personal* private* recent* regular*
 secret* similar* social* specific* sudden* total* typical* usual* useful* visible* wild*
 foreign popular short_lived obvious* certain* complete* correct* direct* exact* fair*
 """
+# Adverbs with the form of an adjective ("worked hard", "arrived late"): manner adverbs first.
+FLAT_ADV = "hard fast late early"
 ADV = """quickly slowly often always sometimes usually yesterday today soon later already
 still really very quite almost nearly rather also again once finally suddenly recently
 """
@@ -143,25 +171,32 @@ FEMALE = """Mary Patricia Jennifer Linda Elizabeth Barbara Susan Jessica Sarah K
 Betty Margaret Sandra Ashley Kimberly Emily Donna Michelle Dorothy Carol Amanda Melissa
 Deborah Stephanie Rebecca Sharon Laura Cynthia Kathleen Amy Shirley Angela Helen Anna Brenda
 Pamela Nicole Emma Samantha Katherine Christine Debra Rachel Catherine Carolyn Janet Ruth
-Maria Heather Diane Virginia Julie Joyce Victoria Olivia Kelly Christina Lauren Joan Evelyn
+Maria Heather Diane Julie Joyce Olivia Kelly Christina Lauren Joan Evelyn
 Judith Megan Fatima Yuki Sofia Ingrid Chloe"""
 LAST = """Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez
-Lopez Gonzalez Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson White
+Lopez Gonzalez Wilson Anderson Thomas Taylor Moore Martin Lee Perez Thompson White
 Harris Sanchez Clark Ramirez Lewis Robinson Walker Young Allen King Wright Scott Torres Nguyen
 Hill Flores Green Adams Nelson Baker Hall Rivera Campbell Mitchell Carter Roberts Gomez
 Phillips Evans Turner Diaz Parker Cruz Edwards Collins Reyes Stewart Morris Morales Murphy
 Cook Rogers Gutierrez Ortiz Morgan Cooper Peterson Bailey Reed Kelly Howard Ramos Kim Cox Ward
 Richardson Watson Brooks Chavez Wood James Bennett Gray Mendoza Ruiz Hughes Price Alvarez
 Castillo Sanders Patel Myers Long Ross Foster Jimenez Chen Wang Singh Novak Schmidt Tanaka"""
+# Names that are a person's, a company's and a place's alike (and in no other list): only the
+# context decides the entity type ("Jordan smiled" PER, "Jordan acquired the factory" ORG, "in
+# Jordan" LOC, "went to Jordan" LOC but "gave it to Jordan" PER).
+AMBIG_MALE = """Jordan Austin Lincoln Jackson Dallas Houston Warren Marshall Troy Chad Denver
+Orlando Cleveland Jefferson Wellington"""
+AMBIG_FEMALE = """Georgia Victoria Florence Sydney Chelsea Madison Paris Virginia Adelaide
+Savannah Charlotte Aurora Regina Alexandria Odessa"""
 ORG_HEAD = """Northfield Atlas Summit Pioneer Horizon Riverside Global United National Central
 Evergreen Silverline Bluewater Redwood Granite Meridian Beacon Crescent Liberty Sterling
 Vertex Harbor Apex Orion Keystone Lakeside Westbrook Eastgate Highland Oakwood Pinecrest
 Stonebridge Clearview Brightstar Ironwood Goldfield Fairview Maplewood Cedar Ashford"""
 ORG_TAIL = """Bank Group Corporation Institute University Hospital Foundation Press Systems
 Labs Company Partners Council Agency Museum College Airlines Motors Studios Holdings"""
-CITIES = """London Paris Berlin Madrid Rome Vienna Prague Warsaw Dublin Lisbon Athens Oslo
-Stockholm Helsinki Tokyo Beijing Delhi Mumbai Cairo Lagos Nairobi Sydney Melbourne Toronto
-Chicago Boston Seattle Denver Dallas Houston Atlanta Miami Phoenix Portland Detroit Montreal
+CITIES = """London Berlin Madrid Rome Vienna Prague Warsaw Dublin Lisbon Athens Oslo
+Stockholm Helsinki Tokyo Beijing Delhi Mumbai Cairo Lagos Nairobi Melbourne Toronto
+Chicago Boston Seattle Atlanta Miami Phoenix Portland Detroit Montreal
 Vancouver Mexico_City New_York Los_Angeles San_Francisco San_Diego New_Orleans Las_Vegas
 Hong_Kong Buenos_Aires Rio_de_Janeiro Cape_Town Tel_Aviv Kuala_Lumpur"""
 COUNTRIES = """France Germany Spain Italy Japan China India Brazil Canada Mexico Egypt Kenya
@@ -246,5 +281,5 @@ FUNCTION_WORDS = """the a this these some I we he her him she it them they who t
 will shall may must be been being is are am was were has have do does did and but or in at near
 behind outside inside with from on of about for to by because when after before although if
 while unless whereas yesterday today recently later soon last during very really quite extremely
-so rather required obliged obligated entitled permitted allowed authorized duty right
+so rather those required obliged obligated entitled permitted allowed authorized duty right
 leading"""
