@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/probes.py
 	$(PY) benchmarks/pretrain.py
 	$(PY) benchmarks/transfer_demo.py --seeds 0
+	$(PY) benchmarks/selection.py --task pos --heads linear --bilstm-strategies cost_aware,last,last4_concat --finetune-steps 200 --max-eval 500
 
 clean:
 	rm -rf $(VENV) .pytest_cache .probekit-cache
