@@ -64,6 +64,7 @@ def main() -> None:
     parser.add_argument("--max-eval", type=int, default=1000, help="dev and test sentences each (default 1000)")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--heads", default="linear,mlp", help="heads run on every strategy")
+    parser.add_argument("--strategies", default="", help="comma-separated (default: every strategy and baseline)")
     parser.add_argument("--bilstm-strategies", default="cost_aware,last,second_last,last4_concat",
                         help="strategies that also get the BiLSTM head ('' for none)")
     parser.add_argument("--no-finetune", action="store_true", help="feature heads only")
@@ -89,6 +90,7 @@ def main() -> None:
     out = Path(args.out) / args.task
     common = dict(seeds=seeds, max_train=args.max_train, model_name="all-MiniLM-L6-v2" if model == "minilm" else model)
     main_run = compare(model, args.task, train, dev, test, heads=args.heads.split(","), finetune=not args.no_finetune,
+                       strategies=[x for x in args.strategies.split(",") if x] or None,
                        finetune_steps=args.finetune_steps, finetune_lr=args.finetune_lr, out_dir=out, **common)
     runs = [main_run.runs]
     if args.bilstm_strategies:
