@@ -217,6 +217,8 @@ def compare(
     params = head_params or {}
     jobs = [(s, h, seed) for s in strategies for h in heads for seed in seeds]
     bar = tqdm(total=len(jobs), desc=f"{task} feature heads", disable=not progress)
+    # Jobs come strategy by strategy: keep only the current strategy's combined features in memory
+    # (a concat of four layers over every split is the largest array the comparison holds).
     inputs_cache: dict[str, dict[str, TargetInputs]] = {}
     for strategy, head, seed in jobs:
         sel = selections[strategy]
