@@ -250,7 +250,11 @@ def compare(
         result.save(out_dir)
         from probekit.report import write_report
 
-        write_report(scores, out_dir, title=f"{name}: which layers to use for {task}",
+        config = {"model": name, "model_path": str(path), "task": task, "strategies": strategies, "heads": list(heads),
+                  "seeds": list(seeds), "finetune": finetune, "finetune_steps": finetune_steps,
+                  "finetune_lr": finetune_lr, "finetune_batch": finetune_batch, "max_train": max_train,
+                  "n_train": len(train), "n_dev": len(dev), "n_test": len(test)}
+        write_report(scores, out_dir, config=config, title=f"{name}: which layers to use for {task}",
                      description=f"Probes trained on {len(train)} training sentences, scored on {len(dev)} dev "
                                  f"sentences; feature heads and fine-tuning scored on {len(test)} test sentences.",
                      comparisons=[(table, result.recommendation, notes)])

@@ -143,7 +143,7 @@ def run_export(args: argparse.Namespace) -> int:
     from probekit.cache import fingerprint
     from probekit.errors import ProbekitError
     from probekit.extract.models import folder_identity, load_model, load_tokenizer, resolve_source
-    from probekit.extract.truncate import exact_truncation, export_truncated, tokens_per_second
+    from probekit.extract.truncate import exact_truncation, export_truncated, n_blocks, tokens_per_second
     from probekit.extract.models import resolve_model
     from probekit.selection import load_selection
 
@@ -154,8 +154,6 @@ def run_export(args: argparse.Namespace) -> int:
     folder = resolve_source(resolve_model(source))
     sel = load_selection(args.selection, model_fingerprint=fingerprint(folder_identity(folder)))
     model, tok = load_model(folder), load_tokenizer(folder)
-    from probekit.extract.truncate import n_blocks
-
     if sel.depth > n_blocks(model):
         raise ProbekitError(f"{args.selection} reads layer(s) {sel.layers} but {folder} has hidden states "
                             f"0..{n_blocks(model)}: it was made for a deeper model")
