@@ -14,6 +14,11 @@ Rows:
 * bf16       ``extract(dtype="bf16")``: error reported against probekit float32
 * cached     the same ``extract`` call again (a cache hit)
 * RSS        peak resident memory of a fresh process streaming N generator sentences
+
+Every speed row also gives the achieved GFLOP/s (the forward's matrix-product FLOPs over the
+real tokens, padding excluded) beside this machine's float32 GEMM peak measured in the same run
+on the same thread budget (a 1024^3 product and the model's own FFN shape), so the distance to
+the limit is a number.
 """
 
 from __future__ import annotations
@@ -54,6 +59,39 @@ def naive(folder, texts):
                                          for j in range(len(words))]).numpy())
             out.append(vecs)
     return out
+
+
+def gemm_peak(threads: int) -> dict:
+    """Best-of-5 float32 GEMM GFLOP/s on ``threads`` threads: square 1024 and a 1024-token FFN shape."""
+    torch.set_num_threads(threads)
+    out = {}
+    for name, (m, k, n) in {"square 1024": (1024, 1024, 1024), "FFN 1024x384x1536": (1024, 384, 1536)}.items():
+        a, b = torch.randn(m, k), torch.randn(k, n)
+        a @ b
+        best = min(_timed(lambda: a @ b) for _ in range(5))
+        out[name] = 2 * m * k * n / best / 1e9
+    return out
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def forward_flops(folder, texts) -> float:
+    """Matrix-product FLOPs of one forward over ``texts`` (one sentence each, no padding):
+    2 x (weights of every Linear but the pooler) per token, plus the attention products
+    (QK^T and AV: 4 x length x hidden per token and layer)."""
+    from probekit.extract import models as M
+
+    tok, model = M.load_tokenizer(folder), M.load_model(folder)
+    per_token = 2 * sum(m.weight.numel() for name, m in model.named_modules()
+                        if isinstance(m, torch.nn.Linear) and "pooler" not in name)
+    cfg = model.config
+    hidden, layers = cfg.hidden_size, M.num_layers(cfg)
+    lengths = [len(ids) for ids in tok(texts, is_split_into_words=True)["input_ids"]]
+    return float(sum(n * per_token + 4 * n * n * hidden * layers for n in lengths))
 
 
 def rss_worker(n: int, model: str, cache: str) -> None:
@@ -150,6 +188,11 @@ def speed_rows(args) -> list[dict]:
         t_hit = time.perf_counter() - t0
         assert again.path == f32.path
 
+    flops = forward_flops(folder, texts)
+    peak = gemm_peak(args.threads)
+    print("float32 GEMM peak, " + ", ".join(f"{k}: {v:.1f} GFLOP/s" for k, v in peak.items())
+          + f" ({args.threads} thread(s), load {os.getloadavg()[0]:.1f}); forward {flops / 1e9:.1f} GFLOP")
+    best = max(peak.values())
     rows.append(dict(run="naive loop (1 sentence/forward)", seconds=t_naive, tokens_per_s=n_tok / t_naive,
                      speedup=1.0, check="reference"))
     rows.append(dict(run="probekit float32", seconds=t_f32, tokens_per_s=n_tok / t_f32,
@@ -160,6 +203,10 @@ def speed_rows(args) -> list[dict]:
                      check=f"vs float32: max|diff| {bf_err:.3f}, rel. Frobenius {bf_rel:.4f}"))
     rows.append(dict(run="cached re-run (hit)", seconds=t_hit, tokens_per_s=n_tok / t_hit,
                      speedup=t_naive / t_hit, check=f"{t_f32 / t_hit:.0f}x faster than extraction (goal >= 50x)"))
+    for row in rows:
+        if row["run"].startswith(("naive", "probekit")):
+            row["GFLOP_per_s"] = flops / row["seconds"] / 1e9
+            row["of_peak"] = row["GFLOP_per_s"] / best
     return rows
 
 

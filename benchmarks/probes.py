@@ -6,11 +6,14 @@ the rest to test. Features come from ``probekit.extract`` (cached after the firs
 
 Compared, each in a fresh child process (so peak RSS is per method):
 * scikit-learn ``LogisticRegression(lbfgs, C=1)`` in float64, one layer after the other;
-* probekit ``fit_layers(LinearProbe(alpha=1/(C n)))``: one float32 batched model for 7 layers
-  (defaults: Adam lr 1e-2, patience 2, then one per-layer lr/10 decay on a validation plateau);
-* probekit ``fit_layers(MLPProbe())``: batched MLP probes (256 hidden units).
+* probekit ``fit_layers(LinearProbe(alpha=1/(C n)))``: one float32 batched problem for 7 layers
+  (default solver: full-batch L-BFGS over row chunks, early stopping on the validation loss);
+* probekit ``fit_layers(MLPProbe())``: batched MLP probes (256 hidden units, Adam).
 
-    .venv/bin/python benchmarks/probes.py [--tokens 50000] [--threads 1]
+Peak RSS is reported above each child's own starting point (the fork inherits the parent's
+features and libraries), beside the training features' own size.
+
+    .venv/bin/python benchmarks/probes.py [--tokens 50000] [--threads 1] [--methods sklearn,linear,mlp]
 """
 
 from __future__ import annotations
@@ -48,6 +51,12 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _current_mb() -> float:
+    """Resident memory now (the baseline a child starts from, inherited at the fork)."""
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def _run(method: str, X, y, Xte, yte, threads: int, queue) -> None:
     import torch
     from threadpoolctl import threadpool_limits
@@ -55,22 +64,27 @@ def _run(method: str, X, y, Xte, yte, threads: int, queue) -> None:
     # Same thread budget for every method (BLAS for scikit-learn, intra-op for torch).
     threadpool_limits(threads)
     torch.set_num_threads(threads)
-    base = _peak_mb()
+    base = _current_mb()
     t0 = time.perf_counter()
     if method == "sklearn":
         from sklearn.linear_model import LogisticRegression
 
-        accs = []
+        accs, iters = [], []
         for layer in range(X.shape[0]):
             clf = LogisticRegression(C=1.0, max_iter=1000).fit(X[layer].astype(np.float64), y)
             accs.append(clf.score(Xte[layer].astype(np.float64), yte))
+            iters.append(int(np.max(clf.n_iter_)))
+        extra = f"lbfgs iterations per layer {iters}"
     else:
         from probekit.probes import LinearProbe, MLPProbe, fit_layers
 
         est = LinearProbe(alpha=1.0 / len(y)) if method == "linear" else MLPProbe()
         probes = fit_layers(est, X, y)
         accs = [p.score(Xte[i], yte) for i, p in enumerate(probes)]
-    queue.put((method, time.perf_counter() - t0, accs, _peak_mb(), base))
+        extra = f"epochs/iterations per layer {[int(p.n_iter_) for p in probes]}"
+        if hasattr(probes[0], "n_passes_"):
+            extra += f", {probes[0].n_passes_} passes over the data"
+    queue.put((method, time.perf_counter() - t0, accs, _peak_mb(), base, extra))
 
 
 def main() -> None:
@@ -78,30 +92,41 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=50_000)
     ap.add_argument("--threads", type=int, default=1,
                     help="CPU threads for every method (default 1: the machine is shared)")
+    ap.add_argument("--methods", default="sklearn,linear,mlp",
+                    help="comma-separated subset of sklearn,linear,mlp (ratios need sklearn/linear)")
     args = ap.parse_args()
     X, y, Xte, yte = load_features(args.tokens)
-    print(f"features: train {X.shape} test {Xte.shape}, {len(np.unique(y))} classes, "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs, {args.threads} thread(s) per method")
+    feat_mb = X.nbytes / 2**20
+    print(f"features: train {X.shape} {X.dtype} = {feat_mb:.0f} MB, test {Xte.shape}, "
+          f"{len(np.unique(y))} classes, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs, "
+          f"{args.threads} thread(s) per method")
     ctx = mp.get_context("fork")
     results = {}
-    for method in ("sklearn", "linear", "mlp"):
+    for method in args.methods.split(","):
         q = ctx.Queue()
+        load = os.getloadavg()[0]
         p = ctx.Process(target=_run, args=(method, X, y, Xte, yte, args.threads, q))
         p.start()
-        results[method] = q.get()
+        results[method] = q.get() + (load, os.getloadavg()[0])
         p.join()
-        print(f"  {method}: {results[method][1]:.1f} s (load {os.getloadavg()[0]:.1f})", flush=True)
-    sk_time, sk_acc = results["sklearn"][1], results["sklearn"][2]
-    print(f"\n{'method':<34}{'time s':>8}{'speedup':>9}{'peak RSS MB':>13}  accuracy per layer (%)")
+        print(f"  {method}: {results[method][1]:.1f} s (load {load:.1f} -> {os.getloadavg()[0]:.1f}) "
+              f"{results[method][5]}", flush=True)
+    ref = results.get("sklearn")
+    print(f"\n{'method':<34}{'time s':>8}{'speedup':>9}{'RSS above start MB':>20}{'x features':>11}"
+          f"{'load':>11}  accuracy per layer (%)")
     names = {"sklearn": "sklearn LogisticRegression loop", "linear": "probekit batched LinearProbe",
              "mlp": "probekit batched MLPProbe"}
-    for m, (_, t, accs, peak, base) in results.items():
-        print(f"{names[m]:<34}{t:>8.1f}{sk_time / t:>8.1f}x{peak:>13.0f}  "
-              + " ".join(f"{100 * a:.1f}" for a in accs))
-    diff = np.abs(np.array(results["linear"][2]) - np.array(sk_acc)) * 100
-    print(f"\nlinear vs sklearn: max |accuracy difference| {diff.max():.2f} points; "
-          f"MLP / linear time {results['mlp'][1] / results['linear'][1]:.2f}x; "
-          f"load average at end {os.getloadavg()[0]:.1f}")
+    for m, (_, t, accs, peak, base, _extra, l0, l1) in results.items():
+        speed = f"{ref[1] / t:>8.1f}x" if ref else f"{'-':>9}"
+        print(f"{names[m]:<34}{t:>8.1f}{speed}{peak - base:>20.0f}{(peak - base) / feat_mb:>10.2f}x"
+              f"{f'{l0:.1f}-{l1:.1f}':>11}  " + " ".join(f"{100 * a:.1f}" for a in accs))
+    notes = []
+    if ref and "linear" in results:
+        diff = np.abs(np.array(results["linear"][2]) - np.array(ref[2])) * 100
+        notes.append(f"linear vs sklearn: max |accuracy difference| {diff.max():.2f} points")
+    if "mlp" in results and "linear" in results:
+        notes.append(f"MLP / linear time {results['mlp'][1] / results['linear'][1]:.2f}x")
+    print("\n" + "; ".join(notes + [f"features {feat_mb:.0f} MB", f"load average at end {os.getloadavg()[0]:.1f}"]))
 
 
 if __name__ == "__main__":

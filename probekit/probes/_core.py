@@ -203,6 +203,15 @@ class _LayerAdam:
             p.sub_(step * m / (v.sqrt() / c2 + self.eps))
 
 
+def _keep_layers(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """``x[keep]`` for sorted ``keep``, moved down inside ``x``'s own storage (no second copy of
+    the features while training shrinks to the layers still running)."""
+    for i, layer in enumerate(keep.tolist()):
+        if layer != i:  # layer > i: its slot is not overwritten before it is read
+            x[i].copy_(x[layer])
+    return x[: len(keep)]
+
+
 @dataclass
 class TrainResult:
     n_epochs: np.ndarray  # (L,) epochs run until each layer stopped
@@ -232,6 +241,32 @@ def _layer_losses(
 
 
 @torch.no_grad()
+def _linear_gradients(net: LayerwiseNet, x: torch.Tensor, y: torch.Tensor, layers: torch.Tensor | None,
+                      sigmoid: bool, class_weight: torch.Tensor | None, alpha: float) -> None:
+    """Set ``.grad`` of a linear net's weight and bias to the gradient of the mean (weighted)
+    loss plus ``alpha/2 ||W||^2``, for the layers in ``layers`` (zero for the others)."""
+    (W,), (b,) = net._params(layers)
+    logits = torch.baddbmm(b, x, W)
+    L, B, k = logits.shape
+    if sigmoid:
+        t = y if y.ndim == 2 else F.one_hot(y, k).to(logits.dtype)
+        grad = torch.sigmoid(logits).sub_(t)
+    else:
+        grad = torch.softmax(logits, dim=-1)
+        grad.scatter_add_(-1, y.view(1, B, 1).expand(L, B, 1), torch.full((L, B, 1), -1.0, device=x.device))
+    if class_weight is not None and y.ndim == 1:
+        grad.mul_(class_weight[y].view(1, B, 1))
+    grad.div_(B)
+    g_w = torch.baddbmm(W, x.transpose(1, 2), grad, beta=alpha) if alpha > 0 else torch.bmm(x.transpose(1, 2), grad)
+    g_b = grad.sum(1, keepdim=True)
+    for p, g in ((net.weights[0], g_w), (net.biases[0], g_b)):
+        if layers is None:
+            p.grad = g
+        else:
+            p.grad = torch.zeros_like(p).index_copy_(0, layers, g)
+
+
+@torch.no_grad()
 def predict_logits(
     net: LayerwiseNet, x: torch.Tensor, chunk: int = 8192, layers: torch.Tensor | None = None
 ) -> torch.Tensor:
@@ -241,9 +276,36 @@ def predict_logits(
     return torch.cat(outs, dim=1)
 
 
+def available_memory() -> int | None:
+    """Bytes the OS can still hand out (``MemAvailable``), ``None`` where unknown."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def check_memory(need: int, *, what: str) -> None:
+    """Refuse, with the numbers and the ways out, an allocation that cannot fit in memory."""
+    free = available_memory()
+    if free is not None and need > free:
+        from probekit.errors import DataFormatError
+
+        raise DataFormatError(
+            f"{what} needs {need / 2**30:.2f} GiB but only {free / 2**30:.2f} GiB of memory is available",
+            expected="features whose training rows fit in memory as float32",
+            fix="for linear probes use LinearProbe(solver='lbfgs'), which streams row chunks from "
+            "the (memory-mapped) features without copying them; otherwise probe fewer layers at "
+            "a time, subsample rows, or free memory",
+        )
+
+
 def train(
     net: LayerwiseNet,
-    x: torch.Tensor,
+    x: torch.Tensor | np.ndarray,
     y: torch.Tensor,
     *,
     sigmoid: bool,
@@ -260,8 +322,13 @@ def train(
     progress=None,
     precision: str = "float32",
     lr_decays: int = 0,
+    rows: np.ndarray | None = None,
 ) -> TrainResult:
     """Adam on the summed per-layer losses with per-layer early stopping on the validation loss.
+
+    ``x`` is ``(L, n, d)``; with ``rows`` it is a numpy array (any float dtype, possibly
+    memory-mapped) of which only those rows train (``y`` then has one label per row in ``rows``):
+    they are gathered once, directly in the shuffled order, so the features are copied once.
 
     Each layer keeps its best-validation weights; after ``patience`` epochs without an
     improvement of more than ``tol`` it divides its own learning rate by 10 and resumes from its
@@ -269,25 +336,38 @@ def train(
     Layers that stopped keep being updated until then, but their best weights are restored, so
     the result per layer does not depend on which other layers share the batch.
     """
-    device = x.device
-    n = x.shape[1]
+    device = y.device
+    n = x.shape[1] if rows is None else len(rows)
     n_layers = net.weights[0].shape[0]
     step_macs = min(batch_size, n) * sum(w[0].numel() for w in net.weights) * n_layers
     # Hand x over in a list and drop our name for it: _train then owns the only reference and
-    # the shuffled / compacted copies it makes replace, rather than add to, the input in memory.
+    # the shuffled copy it makes replaces, rather than adds to, the input in memory.
     holder = [x]
     del x
     with _threads(device, step_macs):
         return _train(net, holder, y, sigmoid=sigmoid, class_weight=class_weight, alpha=alpha, lr=lr,
                       batch_size=batch_size, max_epochs=max_epochs, x_val=x_val, y_val=y_val,
                       patience=patience, tol=tol, seed=seed, progress=progress,
-                      precision=precision, lr_decays=lr_decays)
+                      precision=precision, lr_decays=lr_decays, rows=rows)
 
 
 def _train(net, holder, y, *, sigmoid, class_weight, alpha, lr, batch_size, max_epochs, x_val,
-           y_val, patience, tol, seed, progress, precision="float32", lr_decays=0) -> TrainResult:
+           y_val, patience, tol, seed, progress, precision="float32", lr_decays=0,
+           rows=None) -> TrainResult:
     x = holder.pop()
-    device = x.device
+    device = y.device
+    n = x.shape[1] if rows is None else len(rows)
+    gen = torch.Generator().manual_seed(int(seed))
+    # Shuffle the rows once, then visit contiguous minibatches in a fresh random order every
+    # epoch: slices are views, so no per-step gather of (L, batch, d) rows (the gather cost more
+    # than the forward and backward passes of a linear probe).
+    perm = torch.randperm(n, generator=gen)
+    if rows is None:
+        x = x.index_select(1, perm.to(x.device))
+    else:
+        # One gather straight into the shuffled order (numpy fancy indexing makes a new array).
+        x = torch.from_numpy(np.asarray(x[:, rows[perm.numpy()]], dtype=np.float32)).to(device)
+    y = y.index_select(0, perm.to(device))
     # bfloat16: features stored once in bf16 (half the memory) and the matmuls run under
     # autocast (AMX / tensor cores); weights, Adam state and the loss stay float32.
     low = precision == "bfloat16"
@@ -295,12 +375,10 @@ def _train(net, holder, y, *, sigmoid, class_weight, alpha, lr, batch_size, max_
         x = x.to(torch.bfloat16)
         x_val = None if x_val is None else x_val.to(torch.bfloat16)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=low)
-    n = x.shape[1]
     n_layers = net.weights[0].shape[0]
     lr_l = torch.full((n_layers,), float(lr), device=device)
     opt = _LayerAdam(net.parameters(), lr_l)
     decays_left = np.full(n_layers, int(lr_decays))
-    gen = torch.Generator().manual_seed(int(seed))
     drop_gen = torch.Generator(device=device).manual_seed(int(seed) + 1)
     params = list(net.parameters())
     has_val = x_val is not None and x_val.shape[1] > 0
@@ -308,27 +386,29 @@ def _train(net, holder, y, *, sigmoid, class_weight, alpha, lr, batch_size, max_
     best_loss = torch.full((n_layers,), float("inf"), device=device)
     bad = torch.zeros(n_layers, dtype=torch.long, device=device)
     stopped_at = np.zeros(n_layers, dtype=np.int64)
-    # Shuffle the rows once, then visit contiguous minibatches in a fresh random order every
-    # epoch: slices are views, so no per-step gather of (L, batch, d) rows (the gather cost more
-    # than the forward and backward passes of a linear probe).
-    perm = torch.randperm(n, generator=gen).to(device)
-    x, y = x.index_select(1, perm), y.index_select(0, perm)
     starts = torch.arange(0, n, batch_size)
     # Layers still training. Once some have early-stopped, only the others are computed (their
     # features are compacted into a smaller x); stopped layers get zero gradients, and whatever Adam's
     # momentum still does to them is undone by restoring their best weights at the end.
     compact = net.mix is None and has_val
+    # A plain linear probe's gradient is two lines of algebra: computing it directly skips
+    # autograd's graph and the per-step allocations of the loss (a third of the step time).
+    plain_linear = net.mix is None and net.n_hidden == 0 and not net.low_rank and not low
     act, xv_act = None, x_val
     for epoch in range(max_epochs):
         net.train()
         for s in starts[torch.randperm(len(starts), generator=gen)].tolist():
-            with autocast:
-                logits = net(x[:, s : s + batch_size], drop_gen, layers=act)
-            loss = _layer_losses(logits.float(), y[s : s + batch_size], sigmoid, class_weight)
-            if alpha > 0:
-                loss = loss + alpha * net.penalty(act)
-            opt.zero_grad()
-            loss.sum().backward()
+            if plain_linear:
+                _linear_gradients(net, x[:, s : s + batch_size], y[s : s + batch_size], act,
+                                  sigmoid, class_weight, alpha)
+            else:
+                with autocast:
+                    logits = net(x[:, s : s + batch_size], drop_gen, layers=act)
+                loss = _layer_losses(logits.float(), y[s : s + batch_size], sigmoid, class_weight)
+                if alpha > 0:
+                    loss = loss + alpha * net.penalty(act)
+                opt.zero_grad()
+                loss.sum().backward()
             opt.step()
         if progress is not None:
             progress.update(1)
@@ -366,8 +446,7 @@ def _train(net, holder, y, *, sigmoid, class_weight, alpha, lr, batch_size, max_
             still = torch.as_tensor(np.flatnonzero(stopped_at == 0), device=device)
             if act is None or len(still) < len(act):
                 rel = still if act is None else torch.searchsorted(act, still)
-                # Rebinding x frees the previous copy (the caller keeps no reference to it).
-                x, xv_act, act = x.index_select(0, rel), xv_act.index_select(0, rel), still
+                x, xv_act, act = _keep_layers(x, rel), _keep_layers(xv_act, rel), still
     stopped_at[stopped_at == 0] = epoch + 1 if max_epochs > 0 else 0
     if has_val:
         with torch.no_grad():

@@ -17,20 +17,30 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from probekit.errors import DataFormatError
-from probekit.probes import _core
+from probekit.probes import _core, _lbfgs
 
 
 def check_features(X, *, name: str = "X") -> np.ndarray:
     """``X`` as float32, refusing NaN/inf with a clear message (never deep inside torch)."""
     X = np.asarray(X, dtype=np.float32)
-    if not np.isfinite(X).all():
-        bad = int((~np.isfinite(X)).any(axis=-1).sum())
+    check_finite(X, name=name)
+    return X
+
+
+def check_finite(X: np.ndarray, *, name: str = "X", rows: int = 16384) -> None:
+    """Refuse NaN/inf in ``X`` (any shape, any float dtype, possibly memory-mapped), reading it
+    in row blocks so that no full-size temporary is made."""
+    blocks = X.reshape(1, 1, -1) if X.ndim < 2 else X[None] if X.ndim == 2 else X
+    bad = 0
+    for layer in blocks.reshape(-1, *blocks.shape[-2:]) if blocks.ndim > 3 else blocks:
+        for s in range(0, layer.shape[0], rows):
+            bad += int((~np.isfinite(layer[s : s + rows])).any(axis=-1).sum())
+    if bad:
         raise DataFormatError(
             f"{name} contains NaN or infinity in {bad} row(s)",
             expected="finite features",
             fix="drop those rows or check the extraction (fp16 overflow?)",
         )
-    return X
 
 
 class _BaseProbe(ClassifierMixin, BaseEstimator):
@@ -85,7 +95,11 @@ class _BaseProbe(ClassifierMixin, BaseEstimator):
         return np.sort(idx[n_val:]), np.sort(idx[:n_val])
 
     def _fit_arrays(self, X3: np.ndarray, y, validation_data=None, progress=None):
-        """Fit on ``X3`` (L, n, d); returns (net, TrainResult) and sets the shared attributes."""
+        """Fit on ``X3`` (L, n, d); returns (net, TrainResult) and sets the shared attributes.
+
+        ``X3`` may be float16/float32, in memory or memory-mapped: the L-BFGS path reads it in
+        row chunks, the Adam path copies only the training rows (once, already shuffled).
+        """
         if X3.shape[1] != len(y):
             raise DataFormatError(
                 f"X has {X3.shape[1]} rows but y has {len(y)} labels",
@@ -95,6 +109,7 @@ class _BaseProbe(ClassifierMixin, BaseEstimator):
         self.multilabel_ = multilabel
         self.n_features_in_ = X3.shape[2]
         k = len(self.classes_)
+        external = None
         if validation_data is not None:
             Xv, yv = validation_data
             Xv = check_features(Xv, name="validation X")
@@ -110,31 +125,41 @@ class _BaseProbe(ClassifierMixin, BaseEstimator):
                 keep = codes >= 0
                 tv = codes[keep]
             self.n_val_unseen_ = int((~keep).sum())
-            tr_idx, Xv3 = np.arange(X3.shape[1]), Xv3[:, keep]
+            tr_idx, va_idx = np.arange(X3.shape[1]), np.arange(0)
+            external = (Xv3[:, keep], tv)
         else:
             tr_idx, va_idx = self._split_validation(X3.shape[1])
-            Xv3, tv = X3[:, va_idx], target[va_idx]
             self.n_val_unseen_ = 0
             if not multilabel and len(va_idx):
                 # Rows of classes absent from the training part are dropped from validation.
                 seen = np.zeros(k, dtype=bool)
                 seen[target[tr_idx]] = True
-                Xv3, tv = Xv3[:, seen[tv]], tv[seen[tv]]
+                va_idx = va_idx[seen[target[va_idx]]]
         if not self.early_stopping:
-            Xv3, tv = Xv3[:, :0], tv[:0]
+            va_idx, external = va_idx[:0], None
         device = _core.resolve_device(self.device)
-        t = torch.from_numpy(np.ascontiguousarray(target[tr_idx])).to(device)
-        xv = torch.from_numpy(np.ascontiguousarray(Xv3)).to(device)
-        tvt = torch.from_numpy(np.ascontiguousarray(tv)).to(device)
         cw = self._class_weight_vector(target[tr_idx], multilabel)
-        cw_t = torch.from_numpy(cw).to(device) if cw is not None else None
         seed = 0 if self.random_state is None else int(self.random_state)
+        self.n_train_ = len(tr_idx)
+        if self._solver() == "lbfgs":
+            return self._fit_lbfgs(X3, target, tr_idx, va_idx, external, cw, k, multilabel,
+                                   device, progress)
+        if external is not None:
+            Xv3, tv = external
+        else:
+            Xv3, tv = X3[:, va_idx], target[va_idx]
+        _core.check_memory(X3.shape[0] * len(tr_idx) * X3.shape[2] * 4, what="the Adam training copy")
+        t = torch.from_numpy(np.ascontiguousarray(target[tr_idx])).to(device)
+        xv = torch.from_numpy(np.ascontiguousarray(Xv3, dtype=np.float32)).to(device)
+        tvt = torch.from_numpy(np.ascontiguousarray(tv)).to(device)
+        cw_t = torch.from_numpy(cw).to(device) if cw is not None else None
         net = self._build_net(X3.shape[0], X3.shape[2], k, seed).to(device)
         result = _core.train(
             net,
-            # Created inline so train() holds the only reference and can free it after shuffling.
-            torch.from_numpy(np.ascontiguousarray(X3[:, tr_idx])).to(device),
+            # train() gathers these rows in its shuffled order: the only copy of the features.
+            X3,
             t,
+            rows=tr_idx,
             sigmoid=multilabel or self.loss == "sigmoid",
             class_weight=cw_t,
             alpha=float(self.alpha),
@@ -150,8 +175,43 @@ class _BaseProbe(ClassifierMixin, BaseEstimator):
             precision=getattr(self, "precision", "float32"),
             lr_decays=int(getattr(self, "lr_decays", 0)),
         )
-        self.n_train_ = len(tr_idx)
         return net, result
+
+    def _solver(self) -> str:
+        return "adam"
+
+    def _fit_lbfgs(self, X3, target, tr_idx, va_idx, external, cw, k, multilabel, device, progress):
+        """Full-batch L-BFGS over row chunks of ``X3`` (no copy of the features)."""
+        n = X3.shape[1]
+        row_cw = np.ones(n, np.float32) if cw is None or multilabel else cw[target].astype(np.float32)
+        train_w = np.zeros(n, np.float32)
+        train_w[tr_idx] = row_cw[tr_idx] / len(tr_idx)
+        tgt = torch.from_numpy(np.ascontiguousarray(target)).to(device)
+        sources, val_w = [], None
+        if len(va_idx):
+            val_w = np.zeros(n, np.float32)
+            val_w[va_idx] = row_cw[va_idx] / len(va_idx)
+            val_w = torch.from_numpy(val_w).to(device)
+        sources.append(_lbfgs.RowSource(X3, tgt, torch.from_numpy(train_w).to(device), val_w))
+        if external is not None and len(external[1]):
+            Xv3, tv = external
+            vcw = np.ones(len(tv), np.float32) if cw is None or multilabel else cw[tv].astype(np.float32)
+            sources.append(_lbfgs.RowSource(
+                Xv3, torch.from_numpy(np.ascontiguousarray(tv)).to(device), None,
+                torch.from_numpy(vcw / len(tv)).to(device)))
+        has_val = len(sources) > 1 or val_w is not None
+        problem = _lbfgs._Problem(sources, X3.shape[0], X3.shape[2], k,
+                                  sigmoid=multilabel or self.loss == "sigmoid", alpha=float(self.alpha),
+                                  device=device, low_precision=self.precision == "bfloat16")
+        with _core._threads(device, X3.shape[0] * min(n, problem.rows) * X3.shape[2] * k):
+            res = _lbfgs.minimise(problem, max_iter=int(self.max_epochs), patience=int(self.patience),
+                                  tol=float(self.tol), has_val=has_val, progress=progress)
+        net = self._build_net(X3.shape[0], X3.shape[2], k, 0).to(device)
+        with torch.no_grad():
+            net.weights[0].copy_(res.W)
+            net.biases[0].copy_(res.b)
+        self.n_passes_ = res.n_passes
+        return net, _core.TrainResult(n_epochs=res.n_iter, best_val_loss=res.best_val_loss)
 
     def _build_net(self, n_layers: int, d: int, k: int, seed: int) -> _core.LayerwiseNet:
         return _core.LayerwiseNet(n_layers, d, k, seed=seed, **self._net_kwargs())
@@ -316,9 +376,11 @@ class LinearProbe(_BaseProbe):
         device: str = "auto",
         precision: str = "float32",
         lr_decays: int = 1,
+        solver: str = "adam",
     ) -> None:
         self.alpha = alpha
         self.rank = rank
+        self.solver = solver
         self.class_weight = class_weight
         self.loss = loss
         self.learning_rate = learning_rate
@@ -332,6 +394,13 @@ class LinearProbe(_BaseProbe):
         self.device = device
         self.precision = precision
         self.lr_decays = lr_decays
+
+    def _solver(self) -> str:
+        if self.solver not in ("lbfgs", "adam"):
+            raise DataFormatError(f"solver must be 'adam' or 'lbfgs', got {self.solver!r}")
+        if self.solver == "lbfgs" and self.rank is not None:
+            raise DataFormatError("solver='lbfgs' fits full-rank probes only; use solver='adam' with rank")
+        return self.solver
 
     def _net_kwargs(self) -> dict:
         if self.rank is not None and int(self.rank) < 1:
@@ -450,12 +519,13 @@ def fit_layers(
     list of fitted estimators, one per layer; ``probes[l]`` equals
     ``clone(estimator).fit(X[l], y)`` (same seed, same data).
     """
-    X = np.asarray(X)
+    if not (isinstance(X, np.ndarray) and X.dtype in (np.float16, np.float32)):
+        X = np.asarray(X, dtype=np.float32)
     if X.ndim != 3:
         raise DataFormatError(
             f"fit_layers needs X with shape (n_layers, n_samples, n_features), got {X.shape}"
         )
-    X = check_features(X)
+    check_finite(X)
     if X.shape[1] == 0:
         raise DataFormatError("no training examples", expected="at least 2 rows")
     template = clone(estimator)
