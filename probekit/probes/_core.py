@@ -246,22 +246,28 @@ def _linear_gradients(net: LayerwiseNet, x: torch.Tensor, y: torch.Tensor, layer
     """Set ``.grad`` of a linear net's weight and bias to the gradient of the mean (weighted)
     loss plus ``alpha/2 ||W||^2``, for the layers in ``layers`` (zero for the others)."""
     (W,), (b,) = net._params(layers)
-    logits = torch.baddbmm(b, x, W)
-    L, B, k = logits.shape
+    # Class-major products, (k, d) @ (d, B) and (k, B) @ (B, d): with k ~ 20 classes, MKL runs
+    # these ~1.4x faster than the row-major (B, d) @ (d, k) and (d, B) @ (B, k) on this CPU.
+    xt = x.transpose(1, 2)
+    logits = torch.baddbmm(b.transpose(1, 2), W.transpose(1, 2), xt)  # (L, k, B)
+    L, k, B = logits.shape
     if sigmoid:
-        t = y if y.ndim == 2 else F.one_hot(y, k).to(logits.dtype)
+        t = y.T if y.ndim == 2 else F.one_hot(y, k).T.to(logits.dtype)
         grad = torch.sigmoid(logits).sub_(t)
     else:
-        grad = torch.softmax(logits, dim=-1)
-        grad.scatter_add_(-1, y.view(1, B, 1).expand(L, B, 1), torch.full((L, B, 1), -1.0, device=x.device))
+        grad = torch.softmax(logits, dim=1)
+        grad.scatter_add_(1, y.view(1, 1, B).expand(L, 1, B), torch.full((L, 1, B), -1.0, device=x.device))
     if class_weight is not None and y.ndim == 1:
-        grad.mul_(class_weight[y].view(1, B, 1))
+        grad.mul_(class_weight[y].view(1, 1, B))
     grad.div_(B)
-    g_w = torch.baddbmm(W, x.transpose(1, 2), grad, beta=alpha) if alpha > 0 else torch.bmm(x.transpose(1, 2), grad)
-    g_b = grad.sum(1, keepdim=True)
+    g_wt = torch.bmm(grad, x)  # (L, k, d)
+    g_w = g_wt.transpose(1, 2)
+    if alpha > 0:
+        g_w = g_w + alpha * W
+    g_b = grad.sum(2).unsqueeze(1)
     for p, g in ((net.weights[0], g_w), (net.biases[0], g_b)):
         if layers is None:
-            p.grad = g
+            p.grad = g.contiguous()
         else:
             p.grad = torch.zeros_like(p).index_copy_(0, layers, g)
 
