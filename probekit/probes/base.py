@@ -341,6 +341,12 @@ class LinearProbe(_BaseProbe):
     rank : int or None
         Factorise the weight matrix as ``(d, rank) @ (rank, k)`` (a complexity control: with the
         L2 penalty this is the nuclear-norm penalty in variational form).
+    solver : {"adam", "lbfgs"}, default="adam"
+        ``"lbfgs"``: full-batch L-BFGS per layer that reads ``X`` in row chunks and never copies
+        it (``X`` may be a memory-mapped float16 array larger than memory); one L-BFGS iteration
+        counts as an epoch for ``max_epochs``, ``patience`` and ``tol`` (early stopping on the
+        validation loss), and ``learning_rate``, ``batch_size`` and ``lr_decays`` are not used.
+        Full-rank probes only. ``"adam"``: minibatch Adam on one shuffled copy of the training rows.
 
     Defaults (``learning_rate=1e-2, patience=2, lr_decays=1``) were tuned on real MiniLM features
     of UD EWT POS (benchmarks/probes.py): a large rate reaches the plateau in few epochs and the
@@ -354,7 +360,9 @@ class LinearProbe(_BaseProbe):
     coef_ : ndarray (k, d)
     intercept_ : ndarray (k,)
     n_iter_ : int
-        Epochs run.
+        Epochs run (L-BFGS iterations with ``solver="lbfgs"``).
+    n_passes_ : int
+        ``solver="lbfgs"`` only: passes over the data, line-search trials included.
     """
     )
 
