@@ -114,7 +114,9 @@ EXPECTED_FAILED = {
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("est", [LinearProbe(device="cpu"), MLPProbe(device="cpu")])
+@pytest.mark.parametrize(
+    "est", [LinearProbe(device="cpu"), LinearProbe(device="cpu", solver="lbfgs"), MLPProbe(device="cpu")]
+)
 def test_sklearn_estimator_checks(est):
     results = check_estimator(est, expected_failed_checks=EXPECTED_FAILED, on_skip=None)
     assert len(results) > 40
