@@ -11,7 +11,7 @@ Tasks (real data from ``../shared/data`` or $PROBEKIT_DATA; the demo task needs 
 * ``ner`` -- all-MiniLM-L6-v2 on Universal NER EWT (IOB2 tags): UNER ships dev and test only,
   so its dev split trains, the first half of its test split is dev, the second half test;
 * ``downstream`` -- the demo chain's checkpoints (``--chain DIR``, written by
-  ``probekit transfer --demo`` / ``make demo``) on the biomed downstream task.
+  ``make demo``: ``probes/demo.toml``'s ``[transfer]``) on the biomed downstream task.
 
 The BiLSTM head (slow on a CPU) runs on ``--bilstm-strategies`` only.
 
@@ -34,7 +34,7 @@ def load_splits(task: str, args) -> tuple[str, list, list, list]:
     if task == "downstream":
         from probekit.transfer.chain import parse_task
 
-        ft = parse_task("downstream:biomed:1000", seed=0)
+        ft = parse_task(args.downstream, seed=0)
         return str(Path(args.chain) / args.checkpoint), ft.train, ft.dev, ft.test
     if task == "ner":
         train = list(read_corpus(require_data_file("uner-english-ewt/en_ewt-ud-dev.iob2")))
@@ -70,7 +70,9 @@ def main() -> None:
     parser.add_argument("--no-finetune", action="store_true", help="feature heads only")
     parser.add_argument("--finetune-steps", type=int, default=300)
     parser.add_argument("--finetune-lr", type=float, default=1e-4)
-    parser.add_argument("--chain", default="reports/demo/transfer", help="demo chain folder (downstream task)")
+    parser.add_argument("--chain", default="runs/demo-transfer", help="demo chain folder (downstream task)")
+    parser.add_argument("--downstream", default="downstream:biomed:1000,200,500",
+                        help="downstream task spec: the demo's biomed task, 1,000 labelled, 200 dev, 500 test")
     parser.add_argument("--checkpoint", default="dapt-biomed", help="checkpoint of the chain (downstream task)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default="benchmarks/out/selection")
