@@ -106,8 +106,8 @@ def plot_layer_curves(curves: pd.DataFrame, path: Path) -> Path:
             g = g.sort_values("layer")
             name = " / ".join(x for x in (model, ckpt) if x)
             if is_random_baseline(model):
-                ax.plot(g["layer"], g["value"], ":" if not is_control else (0, (1, 3)), marker=".", ms=3,
-                        color=BASELINE_GREY, label=f"{name} (random weights{', control' if is_control else ''})")
+                ax.plot(g["layer"], g["value"], linestyle=":" if not is_control else (0, (1, 3)), marker=".",
+                        ms=3, color=BASELINE_GREY, label=f"{name} (random weights{', control' if is_control else ''})")
                 continue
             if is_control and ckpt != last[model]:
                 continue  # one control curve per chain keeps a panel of many checkpoints readable
