@@ -604,7 +604,8 @@ def check_suite(suite: Suite) -> list[str]:
         if model.get("stage"):
             continue  # written by the [transfer] stage of that name
         try:
-            resolve_model(model["path"])
+            # a random-weights baseline is built on first use; its source is what can be missing
+            resolve_model(model.get("baseline_of", model["path"]))
         except ProbekitError as err:
             problems.append(f"{suite.where('models', i, 'path')}: model {model['id']!r}: {err}")
     for i, task in enumerate(suite.config["tasks"]):
