@@ -405,6 +405,7 @@ def findings(scores: pd.DataFrame, selection: Iterable[str] = ()) -> pd.DataFram
     chains = _chain_models(scores)
     curves = layer_curves(scores)
     sentences: list[tuple[str, str]] = []
+    mixed: set = set()
     for _, row in table.iterrows():
         if row["model"] in chains and row["checkpoint"] != chains[row["model"]][-1]:
             continue
@@ -415,8 +416,12 @@ def findings(scores: pd.DataFrame, selection: Iterable[str] = ()) -> pd.DataFram
                 f"{int(layers.min())}-{int(layers.max())} ({row['best_score']:.3f}{ci}).")
         if int(row["recommended_layer"]) != int(row["best_layer"]):
             text += f" Layer {int(row['recommended_layer'])} is as good within the confidence interval, and cheaper."
-        if pd.notna(row["expected_layer"]) and pd.notna(row["center_of_gravity"]):
-            text += f" Expected layer {row['expected_layer']:.2f}, centre of gravity {row['center_of_gravity']:.2f}."
+        task_key = (row["model"], row["checkpoint"], row["task"])
+        if pd.notna(row["expected_layer"]) and pd.notna(row["center_of_gravity"]) and task_key not in mixed:
+            # the task's scalar mix, whichever probe: said once per task
+            mixed.add(task_key)
+            text += (f" Scalar mix: expected layer {row['expected_layer']:.2f}, centre of gravity "
+                     f"{row['center_of_gravity']:.2f}.")
         sentences.append(("peak", text))
         gains = []  # (gain, phrase)
         if pd.notna(row["selectivity"]):

@@ -64,7 +64,7 @@ def test_summary_names_the_planted_peaks_and_margins():
     text = "\n".join(sentences["sentence"])
     assert "pos (linear, m): accuracy peaks at layer 2 of layers 0-6 (0.950 [0.940, 0.960])." in text
     assert "deps (linear, m): accuracy peaks at layer 5 of layers 0-6 (0.850 [0.840, 0.860])." in text
-    assert "Expected layer 2.40, centre of gravity 2.90." in text
+    assert text.count("Scalar mix: expected layer 2.40, centre of gravity 2.90.") == 1
     # pos beats its control by 0.30, layer 0 (0.95 - 0.16 = 0.79) by 0.16, random weights (best 0.62) by 0.33.
     assert ("pos (linear, m) beats its control task by +0.300 (selectivity; control 0.650); layer 0 by +0.160 "
             "(embeddings 0.790); the random-weights model by +0.330 (its best, layer 0: 0.620).") in text
