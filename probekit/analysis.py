@@ -294,9 +294,10 @@ def checkpoint_deltas(scores: pd.DataFrame) -> pd.DataFrame:
     """
     curves = layer_curves(scores)
     main = curves[~curves["is_control"] & ~curves["probe"].str.startswith("mix")]
+    chains = _chain_models(scores)
     rows = []
-    for (model, task, probe), group in main.groupby(["model", "task", "probe"], sort=True):
-        order = [c for c in _ordered(prepare(scores).query("model == @model")["checkpoint"]) if c in set(group["checkpoint"])]
+    for (model, task, probe), group in main[main["model"].isin(chains)].groupby(["model", "task", "probe"], sort=True):
+        order = [c for c in chains[model] if c in set(group["checkpoint"])]
         for before, after in zip(order, order[1:]):
             a = group[group["checkpoint"] == before].set_index("layer")["value"]
             b = group[group["checkpoint"] == after].set_index("layer")["value"]
@@ -323,8 +324,9 @@ def checkpoint_similarity(scores: pd.DataFrame) -> pd.DataFrame:
            .groupby(["model", "checkpoint", "other", "layer"], sort=False)["cka"].mean().reset_index())
     out["layer"] = out["layer"].astype(int)
     consecutive = []
+    chains = _chain_models(scores)
     for (model, checkpoint), group in out.groupby(["model", "checkpoint"], sort=False):
-        order = _ordered(df.query("model == @model")["checkpoint"])
+        order = chains.get(model, [checkpoint])
         earlier = [c for c in order[:order.index(checkpoint)] if c in set(group["other"])]
         consecutive += [(model, checkpoint, earlier[-1])] if earlier else []
     out["consecutive"] = [tuple(r) in set(consecutive) for r in out[["model", "checkpoint", "other"]].values]
@@ -360,9 +362,9 @@ def mix_profile(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def _name(row: Any) -> str:
-    parts = [row["task"]]
+    """``"pos (linear, minilm)"``: a summary row's task, with its probe, model and checkpoint."""
     detail = ", ".join(str(x) for x in (row["probe"], row["model"], row["checkpoint"]) if x)
-    return f"{parts[0]} ({detail})"
+    return f"{row['task']} ({detail})"
 
 
 def _chain_models(scores: pd.DataFrame) -> dict[str, list[str]]:
@@ -370,7 +372,7 @@ def _chain_models(scores: pd.DataFrame) -> dict[str, list[str]]:
     df = prepare(scores)
     out = {}
     for model in _ordered(df["model"]):
-        order = [c for c in _ordered(df[df["model"] == model]["checkpoint"])]
+        order = _ordered(df[df["model"] == model]["checkpoint"])
         if len(order) > 1:
             out[model] = order
     return out
