@@ -98,7 +98,10 @@ def test_mix_profile_is_tenneys_figure_one():
 
 
 def test_report_shows_baselines_and_transfer(tmp_path):
-    scores = pd.concat([planted_scores(), chain_scores()], ignore_index=True)
+    mdl = pd.DataFrame([_row(layer=layer, control=control, split="train", metric="mdl_codelength",
+                             value=900 - 50 * layer + 400 * control)
+                        for layer in LAYERS for control in (False, True)])
+    scores = pd.concat([planted_scores(), chain_scores(), mdl], ignore_index=True)
     html = write_report(scores, tmp_path, title="T").read_text()
     md = (tmp_path / "report.md").read_text()
     summary = md.split("## Summary", 1)[1].split("##", 1)[0]
@@ -106,11 +109,11 @@ def test_report_shows_baselines_and_transfer(tmp_path):
     assert md.index("## Summary") < md.index("## Layer utility")
     for heading in ("Scores beside their baselines", "Score per layer, with baselines", "Selectivity per layer",
                     "Expected layer and centre of gravity", "What each transfer step changed, per layer",
-                    "Representation change between checkpoints"):
+                    "Representation change between checkpoints", "MDL: online codelength per layer"):
         assert f"## {heading}" in md and heading in html
     baselines = md.split("## Scores beside their baselines", 1)[1].split("\n## ", 1)[0]
     assert "random weights (best layer)" in baselines and "0.620 (L0)" in baselines and "+0.330" in baselines
-    for figure in ("layer_curves.png", "mix_profile.png", "selectivity.png", "checkpoint_deltas.png",
+    for figure in ("layer_curves.png", "mix_profile.png", "selectivity.png", "mdl.png", "checkpoint_deltas.png",
                    "checkpoint_cka.png"):
         assert (tmp_path / figure).stat().st_size > 0 and f"]({figure})" in md
     assert html.count("data:image/png;base64,") == md.count("![")
