@@ -124,7 +124,7 @@ def layer_curves(scores: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=GROUP + ["is_control", "layer", "metric", "value"])
     out = pd.concat(frames, ignore_index=True)
     out["layer"] = out["layer"].astype(int)
-    return out
+    return in_table_order(out, scores)
 
 
 def earliest_within_ci(curve: pd.DataFrame) -> int:
@@ -197,7 +197,19 @@ def summarize(scores: pd.DataFrame) -> pd.DataFrame:
                 "center_of_gravity": _summary_value(df, key, "center_of_gravity"),
             }
         )
-    return pd.DataFrame(rows)
+    return in_table_order(pd.DataFrame(rows), scores)
+
+
+def in_table_order(frame: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` sorted by model and checkpoint as they first appear in ``scores`` (a transfer
+    chain in training order, not alphabetically), then by task and probe."""
+    if frame.empty:
+        return frame
+    df = prepare(scores)
+    rank = {key: i for i, key in enumerate(dict.fromkeys(zip(df["model"], df["checkpoint"])))}
+    order = frame.assign(_rank=[rank.get(k, len(rank)) for k in zip(frame["model"], frame["checkpoint"])])
+    sort = ["_rank", *[c for c in ("task", "probe") if c in frame]]
+    return order.sort_values(sort, kind="stable").drop(columns="_rank").reset_index(drop=True)
 
 
 def cka_matrices(scores: pd.DataFrame) -> dict[str, pd.DataFrame]:

@@ -45,6 +45,7 @@ from probekit.analysis import (  # noqa: E402,F401  (re-exported: report.layer_c
     cka_matrices,
     comparison_view,
     findings,
+    in_table_order,
     is_random_baseline,
     layer_curves,
     mix_profile,
@@ -134,7 +135,7 @@ def plot_task_heatmap(curves: pd.DataFrame, path: Path) -> Path:
     main = curves[~curves["is_control"] & ~curves["probe"].str.startswith("mix")].copy()
     # One row per distinct (model, checkpoint, task, probe): averaging any of them hides both.
     varying = [c for c in ("model", "checkpoint", "probe") if main[c].nunique() > 1]
-    main = main.sort_values(["model", "checkpoint", "probe", "task", "layer"])
+    main = in_table_order(main, curves)  # curves keep the table's order: a chain in training order
     main["row"] = main[varying + ["task"]].astype(str).agg(lambda parts: " / ".join(p for p in parts if p), axis=1)
     table = main.groupby(["row", "layer"], sort=False)["value"].mean().unstack("layer")
     span = (table.max(axis=1) - table.min(axis=1)).replace(0, 1)
