@@ -154,3 +154,11 @@ def test_bad_baseline_and_intermediate_keys_are_refused(tmp_path, edit, message)
     with pytest.raises(ConfigError, match="s.toml:[0-9]+: ") as err:
         load_suite(tmp_path / "s.toml")
     assert message in str(err.value)
+
+
+def test_stage_layers_override_the_size():
+    # transfer-study.toml's 4-layer "mini": explicit layers/hidden/heads win over the size's
+    from probekit.transfer.pretrain import ModelConfig
+
+    config = ModelConfig.from_size("mini", layers=4, heads=2)
+    assert (config.layers, config.hidden, config.heads) == (4, 128, 2)
