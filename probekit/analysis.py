@@ -8,15 +8,27 @@ the table.
 * :func:`layer_curves`: headline score per layer, averaged over seeds.
 * :func:`summarize`: one verdict row per model/checkpoint/task/probe (best, recommended layer ...).
 * :func:`cka_matrices`: layer x layer CKA per model, from the ``probe="cka"`` rows.
+* :func:`baseline_table`: each score beside its baselines (control task, layer 0, random weights).
+* :func:`checkpoint_deltas` / :func:`checkpoint_similarity`: what each transfer step changed, per
+  layer (score deltas; linear CKA between checkpoints).
+* :func:`mix_profile`: Tenney et al.'s Figure 1 per task (mix weights, cumulative-score deltas,
+  expected layer and centre of gravity).
+* :func:`findings`: the summary in plain sentences with numbers.
+
+Baselines in the table: ``control`` rows are Hewitt & Liang control tasks; layer 0 (the
+embeddings) is in every sweep; a model named ``<name>:random`` is the random-weights baseline of
+model ``<name>`` (``[baselines] random_weights``, :mod:`probekit.extract.random_weights`).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
+
+from probekit.extract.random_weights import RANDOM_SUFFIX
 
 # Preferred headline metric per task, first one present wins. These are the names probekit writes:
 # probekit.scoring.METRICS ("accuracy", "f1_micro", "f1_macro"), jiant's "edge_f1", and the
@@ -56,7 +68,7 @@ def prepare(scores: pd.DataFrame) -> pd.DataFrame:
 def _is_curve_metric(metric: str) -> bool:
     """Per-layer rows that are not a score of the probe itself: CKA matrices, mix weights,
     selectivity (a difference) and raw codelengths (in bits, lower is better)."""
-    return not (metric.startswith("cka_l") or metric in ("mix_weight", "selectivity", "mdl_codelength"))
+    return not (metric.startswith("cka") or metric in ("mix_weight", "selectivity", "mdl_codelength"))
 
 
 def primary_metric(scores: pd.DataFrame, task: str, probe: str | None = None) -> str | None:
@@ -112,7 +124,7 @@ def layer_curves(scores: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=GROUP + ["is_control", "layer", "metric", "value"])
     out = pd.concat(frames, ignore_index=True)
     out["layer"] = out["layer"].astype(int)
-    return out
+    return in_table_order(out, scores)
 
 
 def earliest_within_ci(curve: pd.DataFrame) -> int:
@@ -185,7 +197,19 @@ def summarize(scores: pd.DataFrame) -> pd.DataFrame:
                 "center_of_gravity": _summary_value(df, key, "center_of_gravity"),
             }
         )
-    return pd.DataFrame(rows)
+    return in_table_order(pd.DataFrame(rows), scores)
+
+
+def in_table_order(frame: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` sorted by model and checkpoint as they first appear in ``scores`` (a transfer
+    chain in training order, not alphabetically), then by task and probe."""
+    if frame.empty:
+        return frame
+    df = prepare(scores)
+    rank = {key: i for i, key in enumerate(dict.fromkeys(zip(df["model"], df["checkpoint"])))}
+    order = frame.assign(_rank=[rank.get(k, len(rank)) for k in zip(frame["model"], frame["checkpoint"])])
+    sort = ["_rank", *[c for c in ("task", "probe") if c in frame]]
+    return order.sort_values(sort, kind="stable").drop(columns="_rank").reset_index(drop=True)
 
 
 def cka_matrices(scores: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -216,3 +240,244 @@ def comparison_view(table: pd.DataFrame) -> pd.DataFrame:
                      "train s": f"{r['train_s']:.1f}", "layers run": int(r["layers_run"]),
                      "tok/s": f"{r['tokens_per_s']:,.0f}", "speed-up": f"{r['speedup']:.2f}x"})
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Baselines, transfer and the findings in words
+
+
+def is_random_baseline(model: str) -> bool:
+    """Whether ``model`` names a random-weights baseline (``"minilm:random"``)."""
+    return str(model).endswith(RANDOM_SUFFIX)
+
+
+def _ordered(values: pd.Series) -> list:
+    """Distinct values in first-seen order (a suite writes a chain's checkpoints in chain order)."""
+    return list(dict.fromkeys(values.tolist()))
+
+
+def baseline_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """Each trained model's verdict (the :func:`summarize` row) beside its baselines, one row per
+    (model, checkpoint, task, probe); random-weights models are baselines here, not rows.
+
+    Added columns: ``layer0_score, gain_over_layer0`` (the embeddings: layer 0 of the sweep, NaN
+    when the sweep skips it), ``random_best_layer, random_score, gain_over_random`` (the
+    random-weights model's best layer for the same task and probe: a conservative comparison)
+    and ``random_at_best_layer`` (its score at this row's best layer). The control task is in
+    :func:`summarize`'s ``control_score`` and ``selectivity``.
+
+    >>> rows = [dict(model=m, task="pos", probe="linear", layer=l, metric="accuracy", value=v)
+    ...         for m, values in (("m", [0.6, 0.9, 0.8]), ("m:random", [0.55, 0.62, 0.58]))
+    ...         for l, v in enumerate(values)]
+    >>> baseline_table(pd.DataFrame(rows))[["best_layer", "gain_over_layer0", "random_score", "gain_over_random"]].round(2)
+       best_layer  gain_over_layer0  random_score  gain_over_random
+    0           1               0.3          0.62              0.28
+    """
+    summary = summarize(scores)
+    added = ["layer0_score", "gain_over_layer0", "random_best_layer", "random_score", "gain_over_random",
+             "random_at_best_layer"]
+    if summary.empty:
+        return pd.DataFrame(columns=[*summary.columns, *added])
+    curves = layer_curves(scores)
+    main = curves[~curves["is_control"]]
+    rows = []
+    for _, row in summary[~summary["model"].map(is_random_baseline)].iterrows():
+        same = main[(main["task"] == row["task"]) & (main["probe"] == row["probe"])]
+        own = same[(same["model"] == row["model"]) & (same["checkpoint"] == row["checkpoint"])]
+        own = own.groupby("layer")["value"].mean()
+        rand = same[same["model"] == f"{row['model']}{RANDOM_SUFFIX}"].groupby("layer")["value"].mean()
+        out = row.to_dict()
+        out["layer0_score"] = float(own.get(0, np.nan))
+        out["gain_over_layer0"] = row["best_score"] - out["layer0_score"]
+        out["random_best_layer"] = int(rand.idxmax()) if len(rand) else np.nan
+        out["random_score"] = float(rand.max()) if len(rand) else np.nan
+        out["gain_over_random"] = row["best_score"] - out["random_score"]
+        out["random_at_best_layer"] = float(rand.get(row["best_layer"], np.nan))
+        rows.append(out)
+    return pd.DataFrame(rows, columns=[*summary.columns, *added])
+
+
+def checkpoint_deltas(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per-layer change of the headline score between consecutive checkpoints of each model.
+
+    Checkpoints are taken in the order they first appear in the table (a suite writes a transfer
+    chain in chain order). Columns: ``model, task, probe, metric, layer, previous, checkpoint,
+    previous_score, score, delta``; empty when no model has two checkpoints.
+    """
+    curves = layer_curves(scores)
+    main = curves[~curves["is_control"] & ~curves["probe"].str.startswith("mix")]
+    chains = _chain_models(scores)
+    rows = []
+    for (model, task, probe), group in main[main["model"].isin(chains)].groupby(["model", "task", "probe"], sort=True):
+        order = [c for c in chains[model] if c in set(group["checkpoint"])]
+        for before, after in zip(order, order[1:]):
+            a = group[group["checkpoint"] == before].set_index("layer")["value"]
+            b = group[group["checkpoint"] == after].set_index("layer")["value"]
+            for layer in sorted(set(a.index) & set(b.index)):
+                rows.append({"model": model, "task": task, "probe": probe, "metric": group["metric"].iloc[0],
+                             "layer": int(layer), "previous": before, "checkpoint": after,
+                             "previous_score": float(a[layer]), "score": float(b[layer]),
+                             "delta": float(b[layer] - a[layer])})
+    return pd.DataFrame(rows, columns=["model", "task", "probe", "metric", "layer", "previous", "checkpoint",
+                                       "previous_score", "score", "delta"])
+
+
+def checkpoint_similarity(scores: pd.DataFrame) -> pd.DataFrame:
+    """Linear CKA between checkpoints of one model, per layer, from the ``probe="cka_checkpoints"``
+    rows (``metric="cka_vs:<earlier checkpoint>"``).
+
+    Columns: ``model, checkpoint, other, layer, cka, consecutive`` (``other`` is the checkpoint
+    just before ``checkpoint`` among those compared)."""
+    df = prepare(scores)
+    rows = df[(df["probe"] == "cka_checkpoints") & df["metric"].str.startswith("cka_vs:")]
+    if rows.empty:
+        return pd.DataFrame(columns=["model", "checkpoint", "other", "layer", "cka", "consecutive"])
+    out = (rows.assign(other=rows["metric"].str[len("cka_vs:"):], cka=rows["value"])
+           .groupby(["model", "checkpoint", "other", "layer"], sort=False)["cka"].mean().reset_index())
+    out["layer"] = out["layer"].astype(int)
+    consecutive = []
+    chains = _chain_models(scores)
+    for (model, checkpoint), group in out.groupby(["model", "checkpoint"], sort=False):
+        order = chains.get(model, [checkpoint])
+        earlier = [c for c in order[:order.index(checkpoint)] if c in set(group["other"])]
+        consecutive += [(model, checkpoint, earlier[-1])] if earlier else []
+    out["consecutive"] = [tuple(r) in set(consecutive) for r in out[["model", "checkpoint", "other"]].values]
+    return out
+
+
+def mix_profile(scores: pd.DataFrame) -> pd.DataFrame:
+    """Tenney et al. (2019) Figure 1 per (model, checkpoint, task): per layer the scalar-mix
+    weight and the gain of the cumulative mix over the layers below (``delta``), with the
+    expected layer (E_delta) and centre of gravity (E_s) of the row's task.
+
+    Columns: ``model, checkpoint, task, layer, mix_weight, delta, expected_layer, center_of_gravity``.
+    """
+    df = prepare(scores)
+    df = df[~df["is_control"]]
+    weights = df[(df["metric"] == "mix_weight") & df["layer"].notna()]
+    cumulative = df[(df["probe"] == "mix_cumulative") & df["layer"].notna() & df["metric"].map(_is_curve_metric)]
+    keys = ["model", "checkpoint", "task"]
+    rows = []
+    for key, group in cumulative.groupby(keys, sort=True):
+        curve = group.groupby("layer")["value"].mean().sort_index()
+        w = weights
+        for col, val in zip(keys, key):
+            w = w[w[col] == val]
+        w = w.groupby("layer")["value"].mean()
+        summary = {m: _summary_value(df, dict(zip(keys, key)), m) for m in ("expected_layer", "center_of_gravity")}
+        previous = None
+        for layer, value in curve.items():
+            rows.append({**dict(zip(keys, key)), "layer": int(layer), "mix_weight": float(w.get(layer, np.nan)),
+                         "delta": float(value - previous) if previous is not None else float("nan"), **summary})
+            previous = value
+    return pd.DataFrame(rows, columns=[*keys, "layer", "mix_weight", "delta", "expected_layer", "center_of_gravity"])
+
+
+def _name(row: Any) -> str:
+    """``"pos (linear, minilm)"``: a summary row's task, with its probe, model and checkpoint."""
+    detail = ", ".join(str(x) for x in (row["probe"], row["model"], row["checkpoint"]) if x)
+    return f"{row['task']} ({detail})"
+
+
+def _chain_models(scores: pd.DataFrame) -> dict[str, list[str]]:
+    """Model -> its checkpoints in table order, for models with two or more."""
+    df = prepare(scores)
+    out = {}
+    for model in _ordered(df["model"]):
+        order = _ordered(df[df["model"] == model]["checkpoint"])
+        if len(order) > 1:
+            out[model] = order
+    return out
+
+
+def findings(scores: pd.DataFrame, selection: Iterable[str] = ()) -> pd.DataFrame:
+    """The report's summary: findings in plain sentences with their numbers.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        The tidy scores table.
+    selection : iterable of str, optional
+        The one-sentence recommendations of ``[selection]`` (:func:`probekit.compare.recommend`).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``topic`` (``peak``, ``baselines``, ``transfer``, ``selection``) and ``sentence``,
+        in reading order. For a model with several checkpoints (a transfer chain), peaks and
+        baselines are stated for its last checkpoint and ``transfer`` sentences say what each
+        step changed (score deltas per layer; CKA between the checkpoints when measured).
+
+    >>> rows = [dict(model="m", task="pos", probe="linear", layer=l, metric="accuracy", value=v, control=c)
+    ...         for c, values in ((False, [0.6, 0.9, 0.8]), (True, [0.5, 0.6, 0.6])) for l, v in enumerate(values)]
+    >>> for sentence in findings(pd.DataFrame(rows))["sentence"]:
+    ...     print(sentence)
+    pos (linear, m): accuracy peaks at layer 1 of layers 0-2 (0.900).
+    pos (linear, m) beats its control task by +0.300 (selectivity; control 0.600); layer 0 by +0.300 (embeddings 0.600).
+    """
+    table = baseline_table(scores)
+    chains = _chain_models(scores)
+    curves = layer_curves(scores)
+    sentences: list[tuple[str, str]] = []
+    mixed: set = set()
+    for _, row in table.iterrows():
+        if row["model"] in chains and row["checkpoint"] != chains[row["model"]][-1]:
+            continue
+        layers = curves[(curves[GROUP] == row[GROUP]).all(axis=1)]["layer"]
+        ci = (f" [{row['best_ci_low']:.3f}, {row['best_ci_high']:.3f}]"
+              if pd.notna(row["best_ci_low"]) and pd.notna(row["best_ci_high"]) else "")
+        text = (f"{_name(row)}: {row['metric']} peaks at layer {int(row['best_layer'])} of layers "
+                f"{int(layers.min())}-{int(layers.max())} ({row['best_score']:.3f}{ci}).")
+        if int(row["recommended_layer"]) != int(row["best_layer"]):
+            text += f" Layer {int(row['recommended_layer'])} is as good within the confidence interval, and cheaper."
+        task_key = (row["model"], row["checkpoint"], row["task"])
+        if pd.notna(row["expected_layer"]) and pd.notna(row["center_of_gravity"]) and task_key not in mixed:
+            # the task's scalar mix, whichever probe: said once per task
+            mixed.add(task_key)
+            text += (f" Scalar mix: expected layer {row['expected_layer']:.2f}, centre of gravity "
+                     f"{row['center_of_gravity']:.2f}.")
+        sentences.append(("peak", text))
+        gains = []  # (gain, phrase)
+        if pd.notna(row["selectivity"]):
+            gains.append((row["selectivity"], f"its control task by {row['selectivity']:+.3f} (selectivity; control "
+                                              f"{row['control_score']:.3f})"))
+        if pd.notna(row["gain_over_layer0"]) and int(row["best_layer"]) != 0:
+            gains.append((row["gain_over_layer0"], f"layer 0 by {row['gain_over_layer0']:+.3f} (embeddings "
+                                                   f"{row['layer0_score']:.3f})"))
+        if pd.notna(row["gain_over_random"]):
+            gains.append((row["gain_over_random"], f"the random-weights model by {row['gain_over_random']:+.3f} "
+                                                   f"(its best, layer {int(row['random_best_layer'])}: "
+                                                   f"{row['random_score']:.3f})"))
+        if gains:
+            verb = "beats" if all(g > 0 for g, _ in gains) else "against its baselines:"
+            sentences.append(("baselines", f"{_name(row)} {verb} " + "; ".join(p for _, p in gains) + "."))
+    sentences += _transfer_sentences(scores, chains)
+    sentences += [("selection", f"Which layers to use for {text}") for text in selection]
+    return pd.DataFrame(sentences, columns=["topic", "sentence"])
+
+
+def _transfer_sentences(scores: pd.DataFrame, chains: dict[str, list[str]]) -> list[tuple[str, str]]:
+    deltas = checkpoint_deltas(scores)
+    similarity = checkpoint_similarity(scores)
+    out = []
+    for model, order in chains.items():
+        for before, after in zip(order, order[1:]):
+            step = deltas[(deltas["model"] == model) & (deltas["previous"] == before) & (deltas["checkpoint"] == after)]
+            parts = []
+            for (task, probe), g in step.groupby(["task", "probe"], sort=True):
+                top = g.loc[g["delta"].abs().idxmax()]
+                parts.append(f"{task} ({probe}) {g['delta'].mean():+.3f} on average, most at layer {int(top['layer'])} "
+                             f"({top['delta']:+.3f})")
+            sim = similarity[(similarity["model"] == model) & (similarity["checkpoint"] == after)
+                             & (similarity["other"] == before)]
+            text = f"{model}, {before} -> {after}: " + ("; ".join(parts) if parts else "no common probed layers")
+            if len(sim):
+                low = sim.loc[sim["cka"].idxmin()]
+                high = sim.loc[sim["cka"].idxmax()]
+                if high["cka"] - low["cka"] < 0.0005:  # equal at the printed precision
+                    text += f". Linear CKA with {before} is {low['cka']:.3f} at every layer"
+                else:
+                    text += (f". Representations changed most at layer {int(low['layer'])} (CKA {low['cka']:.3f}) "
+                             f"and least at layer {int(high['layer'])} (CKA {high['cka']:.3f})")
+            out.append(("transfer", text + "."))
+    return out

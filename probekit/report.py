@@ -4,9 +4,16 @@ from the pure DataFrame functions of :mod:`probekit.analysis`).
 A report never re-runs a probe: it reads the tidy scores table (one row per measurement, see
 ``probekit.scoring``), so a table produced on another machine can be reported here. It writes
 
-* ``scores.csv`` (the table itself) and ``summary.csv`` (one row per model/checkpoint/task/probe),
-* ``layer_curves.png`` (score per layer with confidence bands, control task dashed),
-* ``task_layer_heatmap.png`` (Tenney-style: where in the network each task peaks),
+* a summary at the top: the findings in plain sentences with numbers (:func:`probekit.analysis.findings`),
+* ``scores.csv`` (the table itself), ``summary.csv`` (one row per model/checkpoint/task/probe)
+  and ``baselines.csv`` (each score beside its control task, layer 0 and random weights),
+* ``layer_curves.png`` (one panel per task and probe: score per layer with confidence bands;
+  control task dashed, random-weights baseline grey dotted, layer 0 a grey line),
+* ``task_layer_heatmap.png`` (where in the network each task peaks),
+* ``mix_profile.png`` (Tenney et al. 2019 Figure 1: scalar-mix weights, cumulative-score gains,
+  expected layer and centre of gravity per task), ``selectivity.png``, ``mdl.png``,
+* ``layer_similarity_cka.png``, and for transfer chains ``checkpoint_deltas.png`` (score change per
+  layer at each step) and ``checkpoint_cka.png`` (CKA between consecutive checkpoints per layer),
 * ``report.md`` and a self-contained ``report.html`` (figures inlined), and
 * ``config.json``, the resolved configuration that produced the scores, and
 * ``report.json``: title, description and extra sections, so ``probekit report RESULTS_DIR``
@@ -32,62 +39,95 @@ import pandas as pd  # noqa: E402
 from probekit.analysis import (  # noqa: E402,F401  (re-exported: report.layer_curves etc.)
     GROUP,
     PRIMARY_METRICS,
+    baseline_table,
+    checkpoint_deltas,
+    checkpoint_similarity,
     cka_matrices,
     comparison_view,
+    findings,
+    in_table_order,
+    is_random_baseline,
     layer_curves,
+    mix_profile,
+    prepare,
     primary_metric,
     summarize,
 )
 from probekit.io import atomic_write_text  # noqa: E402
 
-def plot_layer_curves(curves: pd.DataFrame, path: Path) -> Path:
-    """Score per layer for every task (one panel per model/checkpoint/probe)."""
-    panels = curves[GROUP[:2] + ["probe"]].drop_duplicates().values.tolist()
-    n = max(len(panels), 1)
-    ncols = min(n, 3)
-    nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 3.6 * nrows), squeeze=False)
+BASELINE_GREY = "0.45"  # random-weights curves and the layer-0 line: grey, dotted / thin
+
+
+def _grid(n: int, ncols: int, width: float, height: float):
+    ncols = max(1, min(n, ncols))
+    nrows = max(1, math.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
     flat = axes.ravel()
     for ax in flat[n:]:
         ax.set_visible(False)
-    tasks = sorted(curves["task"].unique())
-    colors = {t: plt.cm.tab10(i % 10) for i, t in enumerate(tasks)}
-    metrics = []  # per panel: the headline metrics it shows
-    for ax, (model, ckpt, probe) in zip(flat, panels):
-        sub = curves[(curves["model"] == model) & (curves["checkpoint"] == ckpt) & (curves["probe"] == probe)]
-        metrics.append(tuple(sorted(sub["metric"].unique())))
-        for (task, is_control), g in sub.groupby(["task", "is_control"]):
-            g = g.sort_values("layer")
-            style = "--" if is_control else "-"
-            label = f"{task} (control)" if is_control else task
-            ax.plot(g["layer"], g["value"], style, marker="o", ms=3, color=colors[task], label=label)
-            if g["ci_low"].notna().any():
-                ax.fill_between(g["layer"], g["ci_low"], g["ci_high"], color=colors[task], alpha=0.15)
-        title = " / ".join(x for x in (model, ckpt, probe) if x)
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel("layer (0 = embeddings)")
-        ax.grid(alpha=0.3)
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.set_ylabel(metrics[-1][0] if len(metrics[-1]) == 1 else "score (headline metric)")
-    # Panels of one model with the same metrics share a y-range, so checkpoints and probes compare
-    # at a glance (an MDL compression ratio would flatten accuracies).
-    for key in {(panel[0], m) for panel, m in zip(panels, metrics)}:
-        same = [ax for ax, panel, m in zip(flat, panels, metrics) if (panel[0], m) == key]
-        low = min(ax.get_ylim()[0] for ax in same)
-        high = max(ax.get_ylim()[1] for ax in same)
-        for ax in same:
-            ax.set_ylim(low, high)
-    handles, labels = flat[0].get_legend_handles_labels()
-    for ax in flat[1:n]:  # union of legend entries over panels, in first-seen order
-        for h, lab in zip(*ax.get_legend_handles_labels()):
-            if lab not in labels:
-                handles.append(h)
-                labels.append(lab)
-    fig.legend(handles, labels, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return fig, flat
+
+
+def _save(fig, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def _line_colors(lines: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+    """One colour per (model, checkpoint): a sequential map along a checkpoint chain (so training
+    order reads as light -> dark), categorical colours across models."""
+    models = list(dict.fromkeys(m for m, _ in lines))
+    colors = {}
+    for i, model in enumerate(models):
+        own = [line for line in lines if line[0] == model]
+        if len(own) > 1:
+            for j, line in enumerate(own):
+                colors[line] = plt.cm.viridis(0.1 + 0.75 * j / (len(own) - 1))
+        else:
+            colors[own[0]] = plt.cm.tab10(i % 10)
+    return colors
+
+
+def plot_layer_curves(curves: pd.DataFrame, path: Path) -> Path:
+    """One panel per (task, probe): the score per layer of every model/checkpoint with its
+    confidence band, beside its baselines: the control task (dashed, same colour), the
+    random-weights model (grey, dotted) and layer 0 (a thin grey line, for a single model)."""
+    curves = curves[~curves["probe"].str.startswith("mix")]
+    panels = curves[["task", "probe"]].drop_duplicates().sort_values(["task", "probe"]).values.tolist()
+    fig, flat = _grid(len(panels), 3, 5.0, 3.5)
+    trained = [tuple(x) for x in curves.loc[~curves["model"].map(is_random_baseline), ["model", "checkpoint"]]
+               .drop_duplicates().values]
+    colors = _line_colors(trained)
+    last = {m: [c for mm, c in trained if mm == m][-1] for m, _ in trained}
+    for ax, (task, probe) in zip(flat, panels):
+        sub = curves[(curves["task"] == task) & (curves["probe"] == probe)]
+        for (model, ckpt, is_control), g in sub.groupby(["model", "checkpoint", "is_control"], sort=False):
+            g = g.sort_values("layer")
+            name = " / ".join(x for x in (model, ckpt) if x)
+            if is_random_baseline(model):
+                ax.plot(g["layer"], g["value"], linestyle=":" if not is_control else (0, (1, 3)), marker=".",
+                        ms=3, color=BASELINE_GREY, label=f"{name} (random weights{', control' if is_control else ''})")
+                continue
+            if is_control and ckpt != last[model]:
+                continue  # one control curve per chain keeps a panel of many checkpoints readable
+            color = colors[(model, ckpt)]
+            ax.plot(g["layer"], g["value"], "--" if is_control else "-", marker="o", ms=3, color=color,
+                    label=f"{name} (control task)" if is_control else name, alpha=0.8 if is_control else 1.0)
+            if not is_control and g["ci_low"].notna().any():
+                ax.fill_between(g["layer"], g["ci_low"], g["ci_high"], color=color, alpha=0.15)
+        own = sub[~sub["is_control"] & ~sub["model"].map(is_random_baseline)]
+        if len(own.groupby(["model", "checkpoint"])) == 1 and (own["layer"] == 0).any():
+            ax.axhline(float(own.loc[own["layer"] == 0, "value"].iloc[0]), color=BASELINE_GREY, lw=0.8, ls="-.",
+                       label="layer 0 (embeddings)")
+        ax.set_title(f"{task} / {probe}", fontsize=9)
+        ax.set_xlabel("layer (0 = embeddings)")
+        ax.set_ylabel(sub["metric"].iloc[0])
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend(fontsize=6, loc="best")
+    return _save(fig, path)
 
 
 def plot_task_heatmap(curves: pd.DataFrame, path: Path) -> Path:
@@ -95,7 +135,7 @@ def plot_task_heatmap(curves: pd.DataFrame, path: Path) -> Path:
     main = curves[~curves["is_control"] & ~curves["probe"].str.startswith("mix")].copy()
     # One row per distinct (model, checkpoint, task, probe): averaging any of them hides both.
     varying = [c for c in ("model", "checkpoint", "probe") if main[c].nunique() > 1]
-    main = main.sort_values(["model", "checkpoint", "probe", "task", "layer"])
+    main = in_table_order(main, curves)  # curves keep the table's order: a chain in training order
     main["row"] = main[varying + ["task"]].astype(str).agg(lambda parts: " / ".join(p for p in parts if p), axis=1)
     table = main.groupby(["row", "layer"], sort=False)["value"].mean().unstack("layer")
     span = (table.max(axis=1) - table.min(axis=1)).replace(0, 1)
@@ -121,25 +161,132 @@ def plot_task_heatmap(curves: pd.DataFrame, path: Path) -> Path:
 
 
 def plot_cka(matrices: dict[str, pd.DataFrame], path: Path) -> Path:
-    """One heatmap per model: how similar the representations of every pair of layers are."""
-    n = len(matrices)
-    fig, axes = plt.subplots(1, n, figsize=(4.4 * n, 3.9), squeeze=False)
-    for ax, (name, matrix) in zip(axes[0], matrices.items()):
+    """One heatmap per model/checkpoint: how similar the representations of every pair of layers are."""
+    fig, flat = _grid(len(matrices), 4, 3.6, 3.3)
+    for ax, (name, matrix) in zip(flat, matrices.items()):
         im = ax.imshow(matrix.values, cmap="magma", vmin=0, vmax=1)
         labels = [str(int(x)) for x in matrix.index]
         ax.set_xticks(range(len(labels)), labels)
         ax.set_yticks(range(len(labels)), labels)
-        for i in range(matrix.shape[0]):
-            for j in range(matrix.shape[1]):
-                ax.text(j, i, f"{matrix.values[i, j]:.2f}", ha="center", va="center", fontsize=6,
-                        color="black" if matrix.values[i, j] > 0.6 else "white")
-        ax.set_title(f"linear CKA between layers: {name}", fontsize=9)
+        if matrix.shape[0] <= 13:
+            for i in range(matrix.shape[0]):
+                for j in range(matrix.shape[1]):
+                    ax.text(j, i, f"{matrix.values[i, j]:.2f}", ha="center", va="center", fontsize=5,
+                            color="black" if matrix.values[i, j] > 0.6 else "white")
+        ax.set_title(name, fontsize=8)
         ax.set_xlabel("layer")
         ax.set_ylabel("layer")
-    fig.colorbar(im, ax=axes[0].tolist(), fraction=0.03)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    fig.colorbar(im, ax=list(flat), fraction=0.02)
+    fig.suptitle("linear CKA between layers", fontsize=9)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def plot_mix_profile(profile: pd.DataFrame, path: Path) -> Path:
+    """Tenney et al. (2019) Figure 1: per task, the scalar-mix weights per layer (blue, upwards),
+    the gain of the cumulative mix over the layers below (purple, downwards), the centre of
+    gravity E_s (blue circle) and the expected layer E_delta (purple triangle)."""
+    rows = profile[["model", "checkpoint", "task"]].drop_duplicates().values.tolist()
+    fig, ax = plt.subplots(figsize=(7.5, 0.9 + 0.62 * len(rows)))
+    labels = []
+    for i, (model, ckpt, task) in enumerate(rows):
+        g = profile[(profile["model"] == model) & (profile["checkpoint"] == ckpt) & (profile["task"] == task)]
+        y = len(rows) - 1 - i
+        weights = g["mix_weight"].fillna(0).to_numpy()
+        deltas = g["delta"].fillna(0).clip(lower=0).to_numpy()
+        if weights.max() > 0:
+            ax.bar(g["layer"], 0.42 * weights / weights.max(), bottom=y, width=0.8, color="tab:blue", alpha=0.7)
+        if deltas.max() > 0:
+            ax.bar(g["layer"], -0.42 * deltas / deltas.max(), bottom=y, width=0.8, color="tab:purple", alpha=0.7)
+        el, cg = g["expected_layer"].iloc[0], g["center_of_gravity"].iloc[0]
+        if pd.notna(cg):
+            ax.plot([cg], [y + 0.3], "o", color="tab:blue", ms=5)
+        if pd.notna(el):
+            ax.plot([el], [y - 0.3], "^", color="tab:purple", ms=5)
+        text = " ".join(x for x in (f"E_s={cg:.2f}" if pd.notna(cg) else "", f"E_Δ={el:.2f}" if pd.notna(el) else "") if x)
+        ax.text(float(g["layer"].max()) + 0.7, y, text, va="center", fontsize=7)
+        labels.append(" / ".join(str(x) for x in (task, model, ckpt) if x))
+    ax.set_yticks(range(len(rows)), list(reversed(labels)), fontsize=7)
+    ax.set_xlabel("layer")
+    ax.set_xlim(float(profile["layer"].min()) - 0.6, float(profile["layer"].max()) + 3.2)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_title("mix weights (blue, up) and cumulative gain (purple, down); circle E_s, triangle E_Δ", fontsize=8)
+    return _save(fig, path)
+
+
+def plot_layer_metric(scores: pd.DataFrame, metric: str, ylabel: str, path: Path) -> Path:
+    """One panel per probe: ``metric`` per layer for every task and trained model (selectivity,
+    MDL codelength ...), the control task's rows dashed, with CI bands where present."""
+    df = prepare(scores)
+    df = df[(df["metric"] == metric) & df["layer"].notna()]
+    probes = sorted(df["probe"].unique())
+    fig, flat = _grid(len(probes), 3, 5.0, 3.4)
+    lines = [tuple(x) for x in df[["model", "checkpoint", "task"]].drop_duplicates().values]
+    tasks = sorted({t for _, _, t in lines})
+    for ax, probe in zip(flat, probes):
+        sub = df[df["probe"] == probe]
+        for (model, ckpt, task, is_control), g in sub.groupby(["model", "checkpoint", "task", "is_control"], sort=False):
+            g = g.groupby("layer").agg(value=("value", "mean"), lo=("ci_low", "mean"), hi=("ci_high", "mean")).reset_index()
+            color = BASELINE_GREY if is_random_baseline(model) else plt.cm.tab10(tasks.index(task) % 10)
+            name = " / ".join(x for x in (task, model, ckpt) if x) + (" (control)" if is_control else "")
+            ax.plot(g["layer"], g["value"], "--" if is_control else ":" if is_random_baseline(model) else "-",
+                    marker="o", ms=3, color=color, label=name)
+            if g["lo"].notna().any():
+                ax.fill_between(g["layer"], g["lo"], g["hi"], color=color, alpha=0.12)
+        if metric == "selectivity":
+            ax.axhline(0, color="black", lw=0.6)
+        ax.set_title(probe, fontsize=9)
+        ax.set_xlabel("layer")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend(fontsize=6)
+    return _save(fig, path)
+
+
+def plot_checkpoint_deltas(deltas: pd.DataFrame, path: Path) -> Path:
+    """One heatmap per (model, task, probe): score change per layer (columns) at each step of the
+    chain (rows), red = gained, blue = lost."""
+    panels = deltas[["model", "task", "probe"]].drop_duplicates().values.tolist()
+    fig, flat = _grid(len(panels), 3, 5.0, 0.9 + 0.45 * deltas.groupby(["previous", "checkpoint"]).ngroups)
+    for ax, (model, task, probe) in zip(flat, panels):
+        g = deltas[(deltas["model"] == model) & (deltas["task"] == task) & (deltas["probe"] == probe)].copy()
+        g["step"] = g["previous"] + " → " + g["checkpoint"]
+        table = g.pivot_table(index="step", columns="layer", values="delta", sort=False)
+        bound = max(float(np.nanmax(np.abs(table.values))), 1e-6)
+        ax.imshow(table.values, cmap="RdBu_r", vmin=-bound, vmax=bound, aspect="auto")
+        ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns])
+        ax.set_yticks(range(table.shape[0]), list(table.index), fontsize=6)
+        for i in range(table.shape[0]):
+            for j in range(table.shape[1]):
+                ax.text(j, i, f"{table.values[i, j]:+.2f}", ha="center", va="center", fontsize=6)
+        ax.set_title(f"{task} / {probe} ({model}): score change", fontsize=8)
+        ax.set_xlabel("layer")
+    return _save(fig, path)
+
+
+def plot_checkpoint_cka(similarity: pd.DataFrame, path: Path) -> Path:
+    """Per model: linear CKA per layer between each checkpoint and the one before it (1 = the step
+    left the layer's representations unchanged)."""
+    step = similarity[similarity["consecutive"]]
+    models = list(dict.fromkeys(step["model"]))
+    fig, flat = _grid(len(models), 2, 6.0, 3.6)
+    for ax, model in zip(flat, models):
+        g = step[step["model"] == model]
+        pairs = list(dict.fromkeys(zip(g["other"], g["checkpoint"])))
+        for k, (before, after) in enumerate(pairs):
+            line = g[(g["other"] == before) & (g["checkpoint"] == after)].sort_values("layer")
+            ax.plot(line["layer"], line["cka"], "-o", ms=3, color=plt.cm.viridis(0.1 + 0.75 * k / max(1, len(pairs) - 1)),
+                    label=f"{before} → {after}")
+        ax.set_ylim(0, 1.02)
+        ax.set_title(f"{model}: CKA with the previous checkpoint", fontsize=9)
+        ax.set_xlabel("layer")
+        ax.set_ylabel("linear CKA")
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend(fontsize=6)
+    return _save(fig, path)
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -208,7 +355,171 @@ _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto
 table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
 th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}img{max-width:100%}
 pre{background:#f7f7f7;padding:1em;overflow:auto;font-size:12px}.note{color:#555;font-size:13px}
-.wide{overflow-x:auto}td{white-space:nowrap}"""
+.wide{overflow-x:auto}td{white-space:nowrap}ul.findings li{margin:.3em 0}"""
+
+
+def baseline_view(table: pd.DataFrame) -> pd.DataFrame:
+    """Readable view of :func:`probekit.analysis.baseline_table`: each best score beside its
+    control task, layer 0 and random-weights baseline, and the margins."""
+    def num(value: Any) -> str:
+        return "" if pd.isna(value) else f"{value:.3f}"
+
+    def gain(value: Any) -> str:
+        return "" if pd.isna(value) else f"{value:+.3f}"
+
+    rows = []
+    for _, r in table.iterrows():
+        rows.append({"task": r["task"], "probe": r["probe"], "model": r["model"], "checkpoint": r["checkpoint"],
+                     "metric": r["metric"], "best layer": int(r["best_layer"]), "score": num(r["best_score"]),
+                     "control task": num(r["control_score"]), "selectivity": gain(r["selectivity"]),
+                     "layer 0": num(r["layer0_score"]), "vs layer 0": gain(r["gain_over_layer0"]),
+                     "random weights (best layer)": "" if pd.isna(r["random_score"]) else
+                     f"{r['random_score']:.3f} (L{int(r['random_best_layer'])})",
+                     "vs random": gain(r["gain_over_random"])})
+    view = pd.DataFrame(rows)
+    empty = [c for c in view.columns if c not in ("task", "probe", "model") and not view[c].astype(str).str.len().any()]
+    return view.drop(columns=empty)
+
+
+def _delta_view(deltas: pd.DataFrame) -> pd.DataFrame:
+    table = deltas.assign(step=deltas["previous"] + " -> " + deltas["checkpoint"])
+    table = table.pivot_table(index=["model", "task", "probe", "step"], columns="layer", values="delta", sort=False)
+    table.columns = [f"layer {c}" for c in table.columns]
+    return table.reset_index()
+
+
+def _similarity_view(similarity: pd.DataFrame) -> pd.DataFrame:
+    step = similarity[similarity["consecutive"]]
+    table = step.assign(step=step["other"] + " -> " + step["checkpoint"])
+    table = table.pivot_table(index=["model", "step"], columns="layer", values="cka", sort=False)
+    table.columns = [f"layer {c}" for c in table.columns]
+    return table.reset_index()
+
+
+EXPLANATION = (
+    "best_layer: highest mean score over seeds; recommended_layer: earliest layer whose CI "
+    "reaches the best score (as good, cheaper); selectivity: score minus control-task score "
+    "at the best layer (Hewitt & Liang 2019); expected_layer: E_delta over the cumulative "
+    "scalar mix (Tenney et al. 2019); center_of_gravity: E_s of the scalar-mix weights."
+)
+BASELINES_TEXT = (
+    "Each best score beside its baselines: the control task (Hewitt & Liang 2019: every word type "
+    "gets a fixed random label, or for dependency arcs a fixed attachment to itself, the first or the "
+    "last word), layer 0 (the embeddings, before any contextualisation) and the same architecture with "
+    "random weights (the random-weights model's best layer; Tenney et al. 2019, Hewitt & Liang 2019). "
+    "A probe that beats these learned something the trained layers encode, not word identity alone."
+)
+
+
+def report_sections(scores: pd.DataFrame, out: Path, *, comparisons=(), extra_sections=()) -> list[tuple[str, list]]:
+    """The report's content, in order, as ``(heading, items)``; an item is ``("bullets", [str])``,
+    ``("text", str)``, ``("note", str)``, ``("strong", str)``, ``("table", DataFrame)``,
+    ``("figure", Path)`` or ``("pre", str)``. Figures are written into ``out``."""
+    curves = layer_curves(scores)
+    summary = summarize(scores)
+    baselines = baseline_table(scores)
+    deltas = checkpoint_deltas(scores)
+    similarity = checkpoint_similarity(scores)
+    profile = mix_profile(scores)
+    comparisons = [(comparison_view(table), rec, notes) for table, rec, notes in comparisons]
+    sections: list[tuple[str, list]] = []
+    sentences = findings(scores, [rec for _, rec, _ in comparisons])
+    if len(sentences):
+        sections.append(("Summary", [("bullets", sentences["sentence"].tolist())]))
+    shown = summary.drop(columns=[c for c in ("checkpoint",) if c in summary and not summary[c].any()])
+    sections.append(("Layer utility", [("note", EXPLANATION), ("table", shown)]))
+    if len(baselines):
+        view = baseline_view(baselines)
+        if "checkpoint" in view and not view["checkpoint"].astype(str).str.len().any():
+            view = view.drop(columns=["checkpoint"])
+        sections.append(("Scores beside their baselines", [("note", BASELINES_TEXT), ("table", view)]))
+    if len(curves):
+        sections.append(("Score per layer, with baselines", [
+            ("note", "Solid: the model (band: confidence interval); dashed: its control task; grey dotted: the "
+                     "same architecture with random weights; grey dash-dot: layer 0."),
+            ("figure", plot_layer_curves(curves, out / "layer_curves.png"))]))
+        sections.append(("Where each task peaks", [("figure", plot_task_heatmap(curves, out / "task_layer_heatmap.png"))]))
+    if len(profile):
+        sections.append(("Expected layer and centre of gravity (Tenney et al. 2019, Figure 1)", [
+            ("figure", plot_mix_profile(profile, out / "mix_profile.png"))]))
+    df = prepare(scores)
+    if (df["metric"] == "selectivity").any():
+        sections.append(("Selectivity per layer", [
+            ("note", "Task score minus control-task score per layer (paired bootstrap CI); high selectivity: the "
+                     "probe reads the property, not word identity."),
+            ("figure", plot_layer_metric(scores, "selectivity", "selectivity", out / "selectivity.png"))]))
+    if (df["metric"] == "mdl_codelength").any():
+        sections.append(("MDL: online codelength per layer", [
+            ("note", "Bits to transmit the training labels with the probe (Voita & Titov 2020); lower is better; "
+                     "dashed: the control task."),
+            ("figure", plot_layer_metric(scores, "mdl_codelength", "codelength (bits)", out / "mdl.png"))]))
+    matrices = cka_matrices(scores)
+    if matrices:
+        sections.append(("Layer similarity (linear CKA)", [("figure", plot_cka(matrices, out / "layer_similarity_cka.png"))]))
+    if len(deltas):
+        sections.append(("What each transfer step changed, per layer", [
+            ("note", "Score of each checkpoint minus the checkpoint before it, per layer (headline metric)."),
+            ("figure", plot_checkpoint_deltas(deltas, out / "checkpoint_deltas.png")), ("table", _delta_view(deltas))]))
+    if len(similarity) and similarity["consecutive"].any():
+        sections.append(("Representation change between checkpoints (linear CKA)", [
+            ("note", "Linear CKA per layer between each checkpoint and the previous one, on the same words "
+                     "(1: unchanged)."),
+            ("figure", plot_checkpoint_cka(similarity, out / "checkpoint_cka.png")),
+            ("table", _similarity_view(similarity))]))
+    for view, rec, notes in comparisons:
+        sections.append(("Which layers to use: frozen features vs fine-tuning",
+                         [("strong", rec), *[("note", n) for n in notes], ("table", view)]))
+    for heading, text in extra_sections:
+        sections.append((heading, [("pre", text)]))
+    return sections
+
+
+def _markdown(title: str, description: str, sections: list, config: dict) -> str:
+    md = [f"# {title}", "", *([description, ""] if description else [])]
+    for heading, items in sections:
+        md += [f"## {heading}", ""]
+        for kind, value in items:
+            if kind == "bullets":
+                md += [f"- {v}" for v in value] + [""]
+            elif kind == "table":
+                md += [_markdown_table(value), ""]
+            elif kind == "figure":
+                md += [f"![{heading}]({value.name})", ""]
+            elif kind == "strong":
+                md += [f"**{value}**", ""]
+            elif kind == "note":
+                md += [f"*{value}*", ""]
+            else:  # text and pre: markdown text as given
+                md += [value, ""]
+    md += ["## Resolved configuration", "", "```json", json.dumps(config, indent=2, sort_keys=True, default=str),
+           "```", ""]
+    return "\n".join(md)
+
+
+def _html(title: str, description: str, sections: list, config: dict) -> str:
+    parts = [f"<h1>{html.escape(title)}</h1>", *([f"<p>{html.escape(description)}</p>"] if description else [])]
+    for heading, items in sections:
+        parts.append(f"<h2>{html.escape(heading)}</h2>")
+        for kind, value in items:
+            if kind == "bullets":
+                parts.append("<ul class='findings'>" + "".join(f"<li>{html.escape(v)}</li>" for v in value) + "</ul>")
+            elif kind == "table":
+                parts.append(_html_table(value))
+            elif kind == "figure":
+                data = base64.b64encode(value.read_bytes()).decode("ascii")
+                parts.append(f"<img alt='{html.escape(heading)}' src='data:image/png;base64,{data}'>")
+            elif kind == "strong":
+                parts.append(f"<p><strong>{html.escape(value)}</strong></p>")
+            elif kind == "note":
+                parts.append(f"<p class='note'>{html.escape(value)}</p>")
+            elif kind == "pre":
+                parts.append(f"<pre>{html.escape(value)}</pre>")
+            else:
+                parts.append(f"<p>{html.escape(value)}</p>")
+    parts.append("<h2>Resolved configuration</h2><pre>"
+                 + html.escape(json.dumps(config, indent=2, sort_keys=True, default=str)) + "</pre>")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>")
 
 
 def write_report(
@@ -242,55 +553,14 @@ def write_report(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    config = config or {}
     atomic_write_text(out / "scores.csv", scores.to_csv(index=False))
-    curves = layer_curves(scores)
-    summary = summarize(scores)
-    atomic_write_text(out / "summary.csv", summary.to_csv(index=False))
-    atomic_write_text(out / "config.json", json.dumps(config or {}, indent=2, sort_keys=True, default=str))
+    atomic_write_text(out / "summary.csv", summarize(scores).to_csv(index=False))
+    atomic_write_text(out / "baselines.csv", baseline_table(scores).to_csv(index=False))
+    atomic_write_text(out / "config.json", json.dumps(config, indent=2, sort_keys=True, default=str))
     extra_sections = list(extra_sections)
     atomic_write_text(out / REPORT_TEXT, json.dumps({"title": title, "description": description,
                                                      "extra_sections": extra_sections}, indent=2))
-    figures = []
-    if len(curves):
-        figures.append(("Score per layer", plot_layer_curves(curves, out / "layer_curves.png")))
-        figures.append(("Where each task peaks", plot_task_heatmap(curves, out / "task_layer_heatmap.png")))
-    matrices = cka_matrices(scores)
-    if matrices:
-        figures.append(("Layer similarity (linear CKA)", plot_cka(matrices, out / "layer_similarity_cka.png")))
-
-    shown = summary.drop(columns=[c for c in ("checkpoint",) if c in summary and not summary[c].any()])
-    explanation = (
-        "best_layer: highest mean score over seeds; recommended_layer: earliest layer whose CI "
-        "reaches the best score (as good, cheaper); selectivity: score minus control-task score "
-        "at the best layer (Hewitt & Liang 2019); expected_layer: E_delta over the cumulative "
-        "scalar mix (Tenney et al. 2019); center_of_gravity: E_s of the scalar-mix weights."
-    )
-    md = [f"# {title}", "", *([description, ""] if description else []),
-          "## Layer utility", "", explanation, "", _markdown_table(shown), ""]
-    for heading, path in figures:
-        md += [f"## {heading}", "", f"![{heading}]({path.name})", ""]
-    comparisons = [(comparison_view(table), rec, notes) for table, rec, notes in comparisons]
-    for view, rec, notes in comparisons:
-        md += ["## Which layers to use: frozen features vs fine-tuning", "", f"**{rec}**", "",
-               *[f"*{n}*" for n in notes], "", _markdown_table(view), ""]
-    for heading, text in extra_sections:
-        md += [f"## {heading}", "", text, ""]
-    md += ["## Resolved configuration", "", "```json", json.dumps(config or {}, indent=2, sort_keys=True, default=str), "```", ""]
-    atomic_write_text(out / "report.md", "\n".join(md))
-
-    parts = [f"<h1>{html.escape(title)}</h1>", *([f"<p>{html.escape(description)}</p>"] if description else []),
-             "<h2>Layer utility</h2>",
-             f"<p class='note'>{html.escape(explanation)}</p>", _html_table(shown)]
-    for heading, path in figures:
-        data = base64.b64encode(path.read_bytes()).decode("ascii")
-        parts.append(f"<h2>{html.escape(heading)}</h2><img alt='{html.escape(heading)}' src='data:image/png;base64,{data}'>")
-    for view, rec, notes in comparisons:
-        parts.append("<h2>Which layers to use: frozen features vs fine-tuning</h2>"
-                     f"<p><strong>{html.escape(rec)}</strong></p>"
-                     + "".join(f"<p class='note'>{html.escape(n)}</p>" for n in notes) + _html_table(view))
-    for heading, text in extra_sections:
-        parts.append(f"<h2>{html.escape(heading)}</h2><pre>{html.escape(text)}</pre>")
-    parts.append("<h2>Resolved configuration</h2><pre>"
-                 + html.escape(json.dumps(config or {}, indent=2, sort_keys=True, default=str)) + "</pre>")
-    page = f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{_CSS}</style></head><body>{''.join(parts)}</body></html>"
-    return atomic_write_text(out / "report.html", page)
+    sections = report_sections(scores, out, comparisons=comparisons, extra_sections=extra_sections)
+    atomic_write_text(out / "report.md", _markdown(title, description, sections, config))
+    return atomic_write_text(out / "report.html", _html(title, description, sections, config))

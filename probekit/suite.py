@@ -48,7 +48,8 @@ from probekit.io import tomllib
 
 # Allowed keys per section, with defaults (None = required or optional without default).
 TOP_KEYS = {"name": None, "description": "", "seeds": [0], "data": {}, "models": [], "tasks": [],
-            "probes": {}, "extract": {}, "scoring": {}, "transfer": {}, "report": {}, "selection": None}
+            "probes": {}, "extract": {}, "scoring": {}, "transfer": {}, "report": {}, "selection": None,
+            "baselines": {}}
 DATA_KEYS = {"root": None, "synthetic": None}
 MODEL_KEYS = {"id": None, "path": None, "layers": "all", "checkpoint": ""}
 TASK_KEYS = {"name": None, "train": None, "eval": None, "test": None, "control": False, "max_train": None,
@@ -66,12 +67,18 @@ EXTRACT_KEYS = {"word_pooling": "mean", "sentence_pooling": "words", "dtype": "f
                 "max_tokens_per_batch": "auto"}
 SCORING_KEYS = {"bootstrap": 1000, "confidence": 0.95, "mdl": False, "cka": True}
 REPORT_KEYS = {"title": None}
+# [baselines]: random_weights adds, for each model, the same architecture and tokenizer with
+# weights initialised from its config with random_seed (model "<id>:random"; for a [transfer]
+# chain, one for its first probed stage). Layer 0 and control tasks (tasks.control) need no key.
+BASELINE_KEYS = {"random_weights": False, "random_seed": 0}
 # [transfer]: a chain of stages (probekit.transfer.chain) whose checkpoints become models of the
 # suite: model "<name>-<stage>", shown as model <name>, checkpoint <stage>. `out` is relative to
 # the suite file, as for `probekit transfer SUITE`, so both commands share the checkpoints.
 TRANSFER_KEYS = {"name": "transfer", "out": "runs/transfer", "layers": "all", "stages": []}
 STAGE_KINDS = ("pretrain", "adapt", "finetune")
-SUITE_STAGE_KEYS = {"probe": True}  # stage keys the suite reads itself (the rest go to the chain)
+# Stage keys the suite reads itself (the rest go to the chain): probe the stage's final checkpoint;
+# probe_intermediate: also each intermediate one (train.save_every / train.save_at steps).
+SUITE_STAGE_KEYS = {"probe": True, "probe_intermediate": False}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,6 +325,8 @@ def resolve(raw: dict, path: Path | None = None, *, where: _Where | None = None)
         models.append(model)
     config["transfer"] = _resolve_transfer(config["transfer"], where, base)
     models += _transfer_models(config["transfer"])
+    config["baselines"] = _check_keys(config["baselines"], BASELINE_KEYS, where, "baselines")
+    models += _random_weight_models(models, config["baselines"], where)
     if not models:
         raise ConfigError(f"{where('models', section='models')}: a suite needs at least one [[models]] entry "
                           "or a [transfer] stage to probe")
@@ -413,19 +422,68 @@ def _resolve_transfer(section: dict, where: _Where, base: Path) -> dict:
         if not isinstance(stage["probe"], bool):
             raise ConfigError(f"{where('transfer', 'stages', i, 'probe')}: probe = {stage['probe']!r}; use true "
                               "(probe this stage's checkpoint) or false")
+        if not isinstance(stage["probe_intermediate"], bool):
+            raise ConfigError(f"{where('transfer', 'stages', i, 'probe_intermediate')}: probe_intermediate = "
+                              f"{stage['probe_intermediate']!r}; use true or false")
+        if stage["probe_intermediate"] and not intermediate_steps(stage):
+            raise ConfigError(f"{where('transfer', 'stages', i, 'probe_intermediate')}: stage {stage['name']!r} "
+                              "saves no intermediate checkpoint; set train = { save_every = N } or save_at = [...]")
         names.append(stage["name"])
         stages.append(stage)
     section["stages"] = stages
     return section
 
 
+def intermediate_steps(stage: dict) -> list[int]:
+    """Steps at which a stage saves an intermediate checkpoint (``train.save_every`` /
+    ``train.save_at``, before its last step; :mod:`probekit.transfer.trainer`)."""
+    from probekit.transfer.trainer import TrainConfig
+
+    train = stage.get("train") or {}
+    steps = int(train.get("steps", TrainConfig.steps))
+    every = int(train.get("save_every") or 0)
+    return sorted({*(range(every, steps, every) if every else ()), *(s for s in train.get("save_at", ()) if 0 < s < steps)})
+
+
 def _transfer_models(transfer: dict) -> list[dict]:
-    """The checkpoints of ``[transfer]`` stages as model entries (``stage`` marks them)."""
+    """The checkpoints of ``[transfer]`` stages as model entries, in chain order (``stage`` marks
+    them; an intermediate checkpoint is ready once its stage (``after``) is complete)."""
+    from probekit.transfer.lineage import CHECKPOINTS
+
     if not transfer:
         return []
-    return [{"id": f"{transfer['name']}-{st['name']}", "path": str(Path(transfer["out"]) / st["name"]),
-             "layers": transfer["layers"], "checkpoint": st["name"], "label": transfer["name"], "stage": st["name"]}
-            for st in transfer["stages"] if st["probe"]]
+    models = []
+    for st in transfer["stages"]:
+        folder = Path(transfer["out"]) / st["name"]
+        common = {"layers": transfer["layers"], "label": transfer["name"], "stage": st["name"]}
+        if st.get("probe_intermediate"):
+            models += [{"id": f"{transfer['name']}-{st['name']}@{step}", "checkpoint": f"{st['name']}@{step}",
+                        "path": str(folder / CHECKPOINTS / f"step-{step:07d}"), "after": str(folder), **common}
+                       for step in intermediate_steps(st)]
+        if st["probe"]:
+            models.append({"id": f"{transfer['name']}-{st['name']}", "path": str(folder), "checkpoint": st["name"],
+                           **common})
+    return models
+
+
+def _random_weight_models(models: list[dict], baselines: dict, where: _Where) -> list[dict]:
+    """The ``[baselines] random_weights`` variants of ``models`` (``baseline_of``: the source's path)."""
+    from probekit.extract.random_weights import RANDOM_SUFFIX, random_spec
+
+    if not isinstance(baselines["random_weights"], bool):
+        raise ConfigError(f"{where('baselines', 'random_weights')}: random_weights = {baselines['random_weights']!r}; "
+                          "use true or false")
+    seed = baselines["random_seed"]
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError(f"{where('baselines', 'random_seed')}: random_seed = {seed!r}; use a non-negative integer")
+    if not baselines["random_weights"]:
+        return []
+    # One per architecture: a transfer chain's stages share theirs, so its first probed stage stands for all.
+    sources = [m for m in models if not m.get("stage")] + [m for m in models if m.get("stage")][:1]
+    return [{"id": f"{m.get('label') or m['id']}{RANDOM_SUFFIX}", "path": random_spec(m["path"], seed),
+             "layers": m["layers"], "checkpoint": "", "baseline_of": m["path"],
+             **({"stage": m["stage"], "after": m.get("after", m["path"])} if m.get("stage") else {})}
+            for m in sources]
 
 
 def _check_values(config: dict, where: _Where) -> None:
@@ -546,7 +604,8 @@ def check_suite(suite: Suite) -> list[str]:
         if model.get("stage"):
             continue  # written by the [transfer] stage of that name
         try:
-            resolve_model(model["path"])
+            # a random-weights baseline is built on first use; its source is what can be missing
+            resolve_model(model.get("baseline_of", model["path"]))
         except ProbekitError as err:
             problems.append(f"{suite.where('models', i, 'path')}: model {model['id']!r}: {err}")
     for i, task in enumerate(suite.config["tasks"]):
@@ -596,7 +655,7 @@ _CORPUS_SUFFIXES = (".conllu", ".conll", ".iob2", ".bio", ".txt", ".jsonl", ".js
 
 # Code version of the probing stage: bump when a change alters the scores a finished unit would
 # produce. The unit key also carries the extraction stage's CODE_VERSION and the data's content.
-RUN_VERSION = 2
+RUN_VERSION = 3  # 3: layer-similarity units of transfer checkpoints compare them with earlier ones
 
 
 def _read_split(files: list[str]) -> list:
@@ -710,11 +769,11 @@ def plan_units(suite: Suite, out_dir: str | Path, generated: dict | None = None)
     for model in cfg["models"]:
         for task in [*cfg["tasks"], *([None] if cfg["scoring"]["cka"] else [])]:
             name = task["name"] if task else "cka"
-            if model.get("stage") and not stage_complete(model["path"]):
+            if model.get("stage") and not stage_complete(model.get("after", model["path"])):
                 # its checkpoint does not exist yet: keyed once the [transfer] stage has run
                 units.append(Unit(model, task, "", units_dir / f"{model['id']}__{name}__pending.csv"))
                 continue
-            key = _unit_key(suite, model, task or {**cfg["tasks"][0], "unit": "cka"}, generated)
+            key = _unit_key(suite, model, task or _similarity_inputs(cfg, model), generated)
             units.append(Unit(model, task, key, units_dir / f"{model['id']}__{name}__{key[:16]}.csv"))
     return units
 
@@ -835,14 +894,35 @@ def _probe_unit(suite: Suite, unit: Unit, generated: dict, progress: bool):
     )
 
 
+def _earlier_checkpoints(cfg: dict, model: dict) -> list[dict]:
+    """The checkpoints of ``model``'s transfer chain probed before it (none for other models)."""
+    if not model.get("stage") or model.get("baseline_of"):
+        return []
+    chain = [m for m in cfg["models"] if m.get("stage") and not m.get("baseline_of")]
+    return chain[:chain.index(model)]
+
+
+def _similarity_inputs(cfg: dict, model: dict) -> dict:
+    """What a layer-similarity unit reads besides its model, for its key: the first task's data and
+    the earlier checkpoints it is compared with (ready whenever ``model`` is: the chain runs in order)."""
+    from probekit.extract.models import folder_identity, resolve_model
+
+    earlier = _earlier_checkpoints(cfg, model)
+    return {**cfg["tasks"][0], "unit": "cka",
+            **({"references": [folder_identity(resolve_model(m["path"])) for m in earlier]} if earlier else {})}
+
+
 def _layer_similarity_unit(suite: Suite, unit: Unit, generated: dict, progress: bool):
     """Linear CKA between every pair of layers on the first task's evaluation words, as score rows
-    (``probe="cka"``, ``layer=i``, ``metric="cka_l{j}"``), so reports read it from the table too."""
+    (``probe="cka"``, ``layer=i``, ``metric="cka_l{j}"``), so reports read it from the table too.
+
+    A transfer checkpoint is also compared with every earlier checkpoint of its chain, layer by
+    layer on the same words: rows ``probe="cka_checkpoints"``, ``metric="cka_vs:<checkpoint>"``."""
     import numpy as np
     import pandas as pd
 
     from probekit.extract import extract
-    from probekit.scoring import SCORE_COLUMNS, cka_matrix
+    from probekit.scoring import SCORE_COLUMNS, cka_matrix, linear_cka
 
     model, task = unit.model, suite.config["tasks"][0]
     _, evaluation = load_task_data(suite, task, generated)
@@ -855,6 +935,13 @@ def _layer_similarity_unit(suite: Suite, unit: Unit, generated: dict, progress: 
          "value": float(matrix[i, j]), "n_eval": reps.n_words}
         for i, li in enumerate(reps.layers) for j, lj in enumerate(reps.layers)
     ]
+    for other in _earlier_checkpoints(suite.config, model):
+        theirs = extract(other["path"], evaluation, layers=model["layers"], progress=progress, **extract_options(suite))
+        for layer in sorted(set(reps.layers) & set(theirs.layers)):
+            value = linear_cka(np.asarray(reps.layer(layer), dtype=np.float32),
+                               np.asarray(theirs.layer(layer), dtype=np.float32))
+            rows.append({**rows[0], "probe": "cka_checkpoints", "layer": layer,
+                         "metric": f"cka_vs:{other['checkpoint']}", "value": float(value)})
     return pd.DataFrame(rows, columns=list(SCORE_COLUMNS))
 
 
@@ -887,6 +974,8 @@ def run_selection(suite: Suite, out_dir: str | Path, *, progress: bool = True) -
     generated: dict = {}
     results = []
     for model in suite.config["models"]:
+        if model.get("baseline_of"):
+            continue  # which layers to use is a question about trained models, not their baselines
         folder = resolve_model(model["path"])
         for name in sel["tasks"]:
             task = next(t for t in suite.config["tasks"] if t["name"] == name)

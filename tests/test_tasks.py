@@ -245,7 +245,7 @@ def test_control_task_errors():
     control = get_task("pos", control=True)
     with pytest.raises(ConfigError, match="not fitted"):
         control.examples([dogs()], labels=["NOUN"])
-    with pytest.raises(ConfigError, match="token tasks only"):
-        get_task("deps", control=True)
+    with pytest.raises(ConfigError, match="token tasks and dependency arcs"):
+        get_task("entities", control=True)
     fitted = control_task(get_task("pos"), lowercase=True).fit(corpus())
     assert fitted.label_of("The") == fitted.label_of("the")

@@ -11,7 +11,10 @@ A model *source* is one of
 * a Hub model id that is already in the local Hugging Face cache (nothing is ever downloaded),
 * a GGUF file (``.gguf`` path, ``"pkg:<package>/<file>.gguf"`` or ``"smollm2"``), converted once
   to a folder in the cache by :mod:`probekit.extract.gguf`,
-* an in-memory ``(PreTrainedModel, tokenizer)`` pair.
+* an in-memory ``(PreTrainedModel, tokenizer)`` pair,
+* ``SOURCE:random`` / ``SOURCE:random@SEED``: the random-weights baseline of any source above
+  (its architecture and tokenizer, weights initialised from the config with a fixed seed; see
+  :mod:`probekit.extract.random_weights`).
 
 The *identity* (what goes into the cache key) is computed from files without loading weights, so
 a cached re-run never pays for model loading: ``config.json`` content, each weight file's name,
@@ -47,9 +50,15 @@ MINILM_ALIASES = ("minilm", "all-minilm-l6-v2")
 
 
 def resolve_model(spec: str | Path) -> Path:
-    """Folder of a model spec: an alias (``minilm``), ``pkg:<package>/<folder>``, a folder, or a
-    Hub id already in the local Hugging Face cache; never downloads. Raises
-    :class:`~probekit.errors.ProbekitError` naming the spec and how to fix it."""
+    """Folder of a model spec: an alias (``minilm``), ``pkg:<package>/<folder>``, a folder, a
+    Hub id already in the local Hugging Face cache, or ``SPEC:random[@SEED]`` (random weights);
+    never downloads. Raises :class:`~probekit.errors.ProbekitError` naming the spec and how to fix it."""
+    from probekit.extract.random_weights import parse_random_spec, random_weights_folder
+
+    variant = parse_random_spec(spec) if not Path(str(spec)).expanduser().exists() else None
+    if variant is not None:
+        source, seed = variant
+        return random_weights_folder(resolve_model(source), seed, tokenizer_files=TOKENIZER_FILES)
     if str(spec).strip().lower() in MINILM_ALIASES:
         from probekit.paths import minilm_path
 

@@ -186,8 +186,8 @@ def run_suite_transfer(suite: str | Path, out: str | Path | None = None) -> dict
     if not section.get("stages"):
         raise ConfigError(f"{suite}: no [[transfer.stages]] declared")
     root = Path(out) if out else suite.parent / section.get("out", "runs/transfer")
-    # `probe` (whether `probekit run` probes the stage's checkpoint) is the suite runner's key
-    stages = [{k: v for k, v in st.items() if k != "probe"} for st in section["stages"]]
+    # `probe`/`probe_intermediate` (which checkpoints `probekit run` probes) are the suite runner's keys
+    stages = [{k: v for k, v in st.items() if k not in ("probe", "probe_intermediate")} for st in section["stages"]]
     return {k: {"metrics": v.get("metrics"), "steps": v.get("steps")}
             for k, v in run_chain(stages, root, base=suite.parent).items()}
 

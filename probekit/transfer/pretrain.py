@@ -52,7 +52,8 @@ class ModelConfig:
         if size not in SIZES:
             raise ConfigError(f"unknown model size {size!r}; expected one of {sorted(SIZES)}")
         layers, hidden, heads = SIZES[size]
-        return cls(arch=arch, layers=layers, hidden=hidden, heads=heads, **overrides)
+        # explicit layers/hidden/heads (a suite stage's keys) override the size's
+        return cls(arch=arch, **{"layers": layers, "hidden": hidden, "heads": heads, **overrides})
 
 
 def build_model(cfg: ModelConfig, tokenizer: Any) -> torch.nn.Module:
