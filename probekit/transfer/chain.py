@@ -50,25 +50,35 @@ STAGE_KEYS = {"name", "kind", "from", "corpus", "vocab_also", "objective", "size
               "stage", "tasks", "mode", "init", "max_len", "layers", "hidden", "heads", "intermediate", "dropout"}
 
 
-def _synthetic_spec(spec: str, default_n: int) -> tuple[str, str, int]:
-    """``DOMAIN[@LANG][:N]`` -> (domain, lang, n)."""
+def _synthetic_spec(spec: str, default_n: int) -> tuple[str, str, int, str]:
+    """``DOMAIN[@LANG][+ANCHOR[=VALUE]...][:N]`` -> (domain, lang, n, anchors), anchors in the
+    generator's option syntax (``names=0+numbers=digits+cognates=0.5``; ``""`` for the defaults)."""
+    from probekit.data.synthetic import DOMAINS, LANGUAGES, Anchors
+
     head, _, n = spec.partition(":")
+    head, _, anchors = head.partition("+")
     domain, _, lang = head.partition("@")
+    domain, lang = domain or "general", lang or "en"
+    if domain not in DOMAINS:
+        raise ConfigError(f"synthetic spec {spec!r}: unknown domain {domain!r}; choose one of {', '.join(DOMAINS)}")
+    if lang not in LANGUAGES:
+        raise ConfigError(f"synthetic spec {spec!r}: unknown language {lang!r}; choose one of {', '.join(LANGUAGES)}")
     try:
-        return domain or "general", lang or "en", int(n) if n else default_n
+        return domain, lang, int(n) if n else default_n, Anchors.parse(anchors).spec()
     except ValueError:
-        raise ConfigError(f"bad synthetic spec {spec!r}; expected DOMAIN[@LANG][:N], e.g. biomed@sov:5000") from None
+        raise ConfigError(f"bad synthetic spec {spec!r}; expected DOMAIN[@LANG][+ANCHOR=VALUE...][:N], "
+                          "e.g. biomed@sov:5000 or general@sov+names=0+punct=0:5000") from None
 
 
 def synthetic_sentences(spec: str, *, seed: int = 0, default_n: int = 20000) -> list[Sentence]:
     from probekit.data.synthetic import generate
 
-    domain, lang, n = _synthetic_spec(spec, default_n)
-    return generate(n, domain=domain, lang=lang, seed=seed)
+    domain, lang, n, anchors = _synthetic_spec(spec, default_n)
+    return generate(n, domain=domain, lang=lang, seed=seed, anchors=anchors or None)
 
 
 def synthetic_texts(spec: str, *, seed: int = 0, default_n: int = 20000) -> list[str]:
-    """Plain texts of a generator corpus ``DOMAIN[@LANG][:N]`` (for LM training)."""
+    """Plain texts of a generator corpus ``DOMAIN[@LANG][+ANCHORS][:N]`` (for LM training)."""
     return [s.text or " ".join(s.tokens) for s in synthetic_sentences(spec, seed=seed, default_n=default_n)]
 
 
@@ -84,13 +94,16 @@ def parse_task(spec: str, *, seed: int = 0) -> FinetuneTask:
     if kind == "downstream":
         from probekit.data.synthetic import downstream_task
 
-        domain, lang, n = _synthetic_spec(rest, 2000)
+        domain, lang, n, anchors = _synthetic_spec(rest, 2000)
+        if anchors:
+            raise ConfigError(f"task spec {spec!r}: the downstream task takes no anchor options ({anchors})")
         splits = [downstream_task(domain, m, seed=seed + 101 * i, lang=lang)
                   for i, m in enumerate((n, max(1, n // 4), max(1, n // 4)))]
         return FinetuneTask(f"{domain}-{lang}" if lang != "en" else domain, "sequence", *splits)
     if kind == "synthetic-pos":
-        domain, lang, n = _synthetic_spec(rest, 2000)
-        splits = [synthetic_sentences(f"{domain}@{lang}:{m}", seed=seed + 101 * i + 7)
+        domain, lang, n, anchors = _synthetic_spec(rest, 2000)
+        opts = f"+{anchors}" if anchors else ""
+        splits = [synthetic_sentences(f"{domain}@{lang}{opts}:{m}", seed=seed + 101 * i + 7)
                   for i, m in enumerate((n, max(1, n // 4), max(1, n // 4)))]
         return FinetuneTask(f"pos-{lang}", "token", *splits, label_key="upos")
     if kind in ("upos", "xpos"):
@@ -120,7 +133,11 @@ def parse_extra_eval(spec: str, tasks: dict[str, FinetuneTask]) -> tuple[str, st
     return name, split, sents
 
 
-def _corpus(spec: str, base: Path, seed: int) -> Any:
+def _corpus(spec: str | list[str], base: Path, seed: int) -> Any:
+    if isinstance(spec, list):  # several corpora (e.g. one per language) as one text list
+        from probekit.transfer.pretrain import read_texts
+
+        return [t for one in spec for t in read_texts(_corpus(one, base, seed))]
     if spec.startswith("synthetic:"):
         return synthetic_texts(spec.split(":", 1)[1], seed=seed)
     path = Path(spec)

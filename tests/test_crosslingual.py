@@ -1,0 +1,95 @@
+"""Cross-lingual transfer: the generator's shared anchors, parallel corpora with word alignments,
+and the per-layer cross-lingual analyses (CKA, translation retrieval, probe transfer)."""
+
+from __future__ import annotations
+
+import pytest
+
+from probekit.data.synthetic import Anchors, generate
+from probekit.data.synthetic.lexicon import is_cognate
+from probekit.errors import ConfigError
+from probekit.transfer.chain import _synthetic_spec, synthetic_sentences
+
+
+def _types(sents):
+    return {t for s in sents for t in s.tokens}
+
+
+def _open_class(sents, lang):
+    return [(t, (m or "").removeprefix("Gloss=")) for s in sents
+            for t, u, m in zip(s.tokens, s.upos, s.misc or [None] * len(s.tokens))
+            if u in ("NOUN", "VERB", "ADJ")]
+
+
+# --- anchors -------------------------------------------------------------------------------------
+def test_no_overlap_setting_shares_no_word_with_english():
+    en = generate(200, lang="en", seed=2, anchors="names=0+punct=0")
+    for lang in ("sov", "vos"):
+        other = generate(200, lang=lang, seed=2, anchors="names=0+punct=0")
+        # nothing systematic: only a few short pseudo-words that happen to spell English ones
+        accidental = {t.lower() for t in _types(en)} & {t.lower() for t in _types(other)}
+        assert len(accidental) <= 8 and all(len(t) <= 3 for t in accidental), accidental
+        # the default shares names and punctuation, and only those
+        shared = _types(generate(200, lang="en", seed=2)) & _types(generate(200, lang=lang, seed=2))
+        assert {".", ","} <= shared and any(t[:1].isupper() for t in shared)
+
+
+def test_each_anchor_adds_its_shared_words():
+    en = generate(300, lang="en", seed=4, anchors="numbers=digits")
+    sov = generate(300, lang="sov", seed=4, anchors="numbers=digits")
+    digits = {t for t in _types(sov) if t.isdigit()}
+    assert digits and digits <= _types(en)
+    # spelled numerals are numerals too, but not shared
+    words = generate(300, lang="sov", seed=4, anchors="numbers=words")
+    assert not any(t.isdigit() for t in _types(words))
+    assert sum(u == "NUM" for s in words for u in s.upos) == sum(u == "NUM" for s in sov for u in s.upos) > 0
+    # cognates=1: every open-class stem is the English one (inflection suffixes stay the language's)
+    cog = generate(100, lang="sov", seed=4, anchors="cognates=1")
+    nouns = [(t, s.misc[i][6:]) for s in cog for i, (t, x) in enumerate(zip(s.tokens, s.xpos)) if x == "NN"]
+    # (closed-class time words such as "yesterday" are tagged NN but are no lexicon stems)
+    assert nouns and sum(t.lower() == gloss for t, gloss in nouns) / len(nouns) > 0.95
+
+
+def test_cognates_are_a_fixed_hashed_share_of_the_lemmas():
+    from probekit.data.synthetic import words as W
+
+    glosses = {w.rstrip("+*").split("/")[0] for w in W.THING.split() + W.V_TRANS.split() if "_" not in w}
+    share = sum(is_cognate(g, 0.3) for g in glosses) / len(glosses)
+    assert 0.2 < share < 0.4
+    # monotone: the cognates at 0.3 stay cognates at 0.6
+    assert all(is_cognate(g, 0.6) for g in glosses if is_cognate(g, 0.3))
+    assert not any(is_cognate(g, 0.0) for g in glosses)
+
+
+def test_anchored_languages_share_trees():
+    for anchors in ("numbers=digits+cognates=0.5", "names=0+punct=0+numbers=words"):
+        en, sov = (generate(60, lang=lang, seed=9, anchors=anchors) for lang in ("en", "sov"))
+        for a, b in zip(en, sov):
+            assert sorted(a.upos) == sorted(b.upos)
+            assert sorted(a.lemmas) == sorted(m[6:] for m in b.misc)
+
+
+def test_default_anchors_change_nothing():
+    for lang in ("en", "sov"):
+        assert generate(50, lang=lang, seed=5) == generate(50, lang=lang, seed=5, anchors=Anchors())
+    assert Anchors.parse("") == Anchors() and Anchors().spec() == ""
+
+
+def test_bad_anchor_options_and_languages_name_the_valid_ones():
+    with pytest.raises(ConfigError, match="valid: names, punct, numbers, cognates"):
+        generate(3, anchors="shared=1")
+    with pytest.raises(ConfigError, match=r"cognates must be in \[0, 1\]"):
+        Anchors.parse("cognates=2")
+    with pytest.raises(ConfigError, match="none, digits, words"):
+        Anchors.parse("numbers=roman")
+    with pytest.raises(ConfigError, match="choose one of en, sov, vos"):
+        _synthetic_spec("general@fr:100", 10)
+    with pytest.raises(ConfigError, match="choose one of en, sov, vos"):
+        generate(3, lang="fr")
+
+
+def test_synthetic_specs_carry_anchor_options():
+    assert _synthetic_spec("general@sov+names=0+punct=0:50", 10) == ("general", "sov", 50, "names=0+punct=0")
+    assert _synthetic_spec("biomed@vos", 10) == ("biomed", "vos", 10, "")
+    sents = synthetic_sentences("general@sov+numbers:80", seed=1)
+    assert len(sents) == 80 and any(t.isdigit() for s in sents for t in s.tokens)
