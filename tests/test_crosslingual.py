@@ -93,3 +93,64 @@ def test_synthetic_specs_carry_anchor_options():
     assert _synthetic_spec("biomed@vos", 10) == ("biomed", "vos", 10, "")
     sents = synthetic_sentences("general@sov+numbers:80", seed=1)
     assert len(sents) == 80 and any(t.isdigit() for s in sents for t in s.tokens)
+
+
+# --- parallel corpora ----------------------------------------------------------------------------
+from probekit.data.parallel import (  # noqa: E402
+    ParallelCorpus,
+    align_by_gloss,
+    glosses,
+    read_parallel,
+    synthetic_parallel,
+)
+from probekit.errors import DataFormatError  # noqa: E402
+
+
+@pytest.mark.parametrize("target", ["sov", "vos"])
+def test_gloss_alignment_pairs_every_word_with_its_translation(target):
+    pc = synthetic_parallel(80, target=target, seed=6, anchors="numbers=digits")
+    repeated = 0
+    for s, t, pairs in zip(pc.source, pc.target, pc.alignments):
+        assert sorted(a for a, _ in pairs) == list(range(len(s)))
+        assert sorted(b for _, b in pairs) == list(range(len(t)))
+        gs, gt = glosses(s), glosses(t)
+        repeated += len(gs) - len(set(gs))
+        for a, b in pairs:  # same gloss, same tree position: same tag, relation and head's gloss
+            assert (gs[a], s.upos[a], s.deprels[a]) == (gt[b], t.upos[b], t.deprels[b])
+            ha, hb = s.heads[a], t.heads[b]
+            assert (ha == 0) == (hb == 0) and (ha == 0 or gs[ha - 1] == gt[hb - 1])
+    assert repeated > 50  # repeated glosses ("the" twice) were resolved, not avoided
+    rows_s, rows_t = pc.word_pairs()
+    assert len(rows_s) == sum(len(s) for s in pc.source)
+
+
+def test_parallel_mismatches_name_the_first_one():
+    en = generate(5, seed=1)
+    sov = generate(5, lang="sov", seed=1)
+    with pytest.raises(DataFormatError, match="5 source vs 4 target.*source sentence 4"):
+        align_by_gloss(en, sov[:4])
+    sov[2].misc[3] = "Gloss=zebra"
+    with pytest.raises(DataFormatError, match=r"sentence 2 .*has no"):
+        align_by_gloss(en, sov)
+    with pytest.raises(ConfigError, match="choose one of en, sov, vos"):
+        synthetic_parallel(3, target="fr")
+    with pytest.raises(DataFormatError, match="sentence 0: alignment 0-99 is outside"):
+        ParallelCorpus(en[:1], en[:1], [[(0, 99)]])
+
+
+def test_read_parallel_text_and_pharaoh_alignments(tmp_path):
+    (tmp_path / "en.txt").write_text("the dog sleeps\na cat\n")
+    (tmp_path / "xx.txt").write_text("dog-o the sleep-u\ncat a\n")
+    (tmp_path / "al.txt").write_text("0-1 1-0 2-2\n0-1 1-0\n")
+    pc = read_parallel(tmp_path / "en.txt", tmp_path / "xx.txt", tmp_path / "al.txt")
+    assert pc.alignments == [[(0, 1), (1, 0), (2, 2)], [(0, 1), (1, 0)]]
+    assert [r.tolist() for r in pc.word_pairs()] == [[0, 1, 2, 3, 4], [1, 0, 2, 4, 3]]
+    (tmp_path / "short.txt").write_text("the dog sleeps\n")
+    with pytest.raises(DataFormatError, match="first sentence without a partner is number 1"):
+        read_parallel(tmp_path / "en.txt", tmp_path / "short.txt", tmp_path / "al.txt")
+    (tmp_path / "far.txt").write_text("0-1 1-0 2-2\n0-1 5-0\n")
+    with pytest.raises(DataFormatError, match="sentence 1: alignment 5-0 points to source word 5.*'a cat'"):
+        read_parallel(tmp_path / "en.txt", tmp_path / "xx.txt", tmp_path / "far.txt")
+    (tmp_path / "bad.txt").write_text("0-1 1:0\n\n")
+    with pytest.raises(DataFormatError, match="bad alignment '1:0'"):
+        read_parallel(tmp_path / "en.txt", tmp_path / "xx.txt", tmp_path / "bad.txt")
