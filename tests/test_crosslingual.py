@@ -154,3 +154,85 @@ def test_read_parallel_text_and_pharaoh_alignments(tmp_path):
     (tmp_path / "bad.txt").write_text("0-1 1:0\n\n")
     with pytest.raises(DataFormatError, match="bad alignment '1:0'"):
         read_parallel(tmp_path / "en.txt", tmp_path / "xx.txt", tmp_path / "bad.txt")
+
+
+# --- per-layer cross-lingual analyses ------------------------------------------------------------
+import numpy as np  # noqa: E402
+
+from probekit.crosslingual import crosslingual_scores, probe_transfer  # noqa: E402
+from probekit.probes import LinearProbe  # noqa: E402
+from probekit.scoring import SCORE_COLUMNS, linear_cka, translation_retrieval  # noqa: E402
+
+
+def test_identical_representations_give_cka_and_retrieval_one_random_gives_chance():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 24))
+    assert linear_cka(X, X) == pytest.approx(1.0)
+    assert translation_retrieval(X, X) == 1.0
+    # a shared offset (a "language direction") and a rotation keep cosine retrieval only when centred
+    Q, _ = np.linalg.qr(rng.normal(size=(24, 24)))
+    assert translation_retrieval(X, X + 3.0) == 1.0
+    assert translation_retrieval(X, X @ Q) < 0.05  # rotation: not the same space
+    hits = [translation_retrieval(X, rng.normal(size=(300, 24))) for _ in range(5)]
+    assert np.mean(hits) < 4 / 300  # chance is 1/300
+    # labels: a neighbour with the same translation counts
+    Z = X.copy()
+    Z[1] = Z[0]  # two occurrences of one word: row 1's nearest neighbour is row 0 (first of the tie)
+    assert translation_retrieval(Z, Z) == pytest.approx(299 / 300)
+    assert translation_retrieval(Z, Z, labels=[0, 0] + list(range(2, 300))) == 1.0
+
+
+def test_probe_transfer_follows_a_shared_label_direction():
+    rng = np.random.default_rng(1)
+    d, n = 16, 400
+    y = rng.integers(0, 2, size=n)
+
+    def feats(direction, labels, offset=0.0):
+        return (np.outer(2 * labels - 1, direction) * 2 + rng.normal(size=(len(labels), d)) + offset)[None]
+
+    shared = np.eye(d)[0]
+    tr, ev = slice(0, 200), slice(200, 400)
+    Xs = feats(shared, y)
+
+    def transfer(X_target, y_target):
+        return probe_transfer(LinearProbe(random_state=0), Xs[:, tr], y[tr], Xs[:, ev], y[ev], X_target, y_target)
+
+    src, same = transfer(feats(shared, y[ev], offset=0.5), y[ev])  # same direction, shifted language
+    _, flipped = transfer(feats(-shared, y[ev]), y[ev])              # the direction means the opposite
+    _, unrelated = transfer(feats(shared, rng.permutation(y[ev])), y[ev])  # labels not in the features
+    assert src[0] > 0.9 and same[0] > 0.9
+    assert flipped[0] < 0.1
+    assert abs(unrelated[0] - 0.5) < 0.12
+
+
+def test_crosslingual_scores_rows_for_a_tiny_model(tmp_path, one_torch_thread):
+    from probekit.extract.tiny import save_tiny
+
+    model = save_tiny("bert", tmp_path / "tiny")
+    pc = synthetic_parallel(40, target="vos", seed=2)
+    frame = crosslingual_scores(model, pc, model_name="tiny")
+    assert list(frame.columns) == list(SCORE_COLUMNS)
+    layers = sorted(frame["layer"].unique())
+    assert len(layers) >= 2
+    for metric in ("xling_cka", "xling_retrieval", "xling_probe_transfer", "xling_probe_source"):
+        sub = frame[frame.metric == metric]
+        assert sorted(sub["layer"]) == layers and sub["value"].between(0, 1).all(), metric
+    assert set(frame[frame.metric == "xling_cka"]["task"]) == {"xling:en-vos"}
+    assert set(frame[frame.metric == "xling_probe_transfer"]["split"]) == {"vos"}
+    # the same corpus on both sides: CKA 1, retrieval 1 and transfer = in-language accuracy
+    same = ParallelCorpus(pc.source, pc.source, [[(i, i) for i in range(len(s))] for s in pc.source])
+    f2 = crosslingual_scores(model, same, model_name="tiny")
+    assert np.allclose(f2[f2.metric == "xling_cka"]["value"], 1.0)
+    assert (f2[f2.metric == "xling_retrieval"]["value"] == 1.0).all()
+    assert np.allclose(f2[f2.metric == "xling_probe_transfer"]["value"].to_numpy(),
+                       f2[f2.metric == "xling_probe_source"]["value"].to_numpy())
+    with pytest.raises(ConfigError, match="lack that layer"):
+        crosslingual_scores(model, read_like_text(pc), model_name="tiny")
+
+
+def read_like_text(pc):
+    """The same pairs without annotation layers, as a text corpus would be."""
+    from probekit.data.records import Sentence
+
+    strip = lambda sents: [Sentence(id=s.id, tokens=s.tokens, lang=s.lang) for s in sents]  # noqa: E731
+    return ParallelCorpus(strip(pc.source), strip(pc.target), pc.alignments)
