@@ -11,6 +11,12 @@ sov/vos test without any target-language labels (zero-shot). Both arms end on th
     .venv/bin/python benchmarks/crosslingual.py --settings none anchors --seeds 0 1 2 \\
         --out runs/xling-bench
 
+``--curves`` then adds the per-layer cross-lingual curves (CKA, translation retrieval, POS probe
+transfer; probekit.crosslingual) of every finished pre-trained model and of its random twin:
+
+    .venv/bin/python benchmarks/crosslingual.py --settings none anchors --seeds 0 1 2 \
+        --out runs/xling-bench --curves
+
 Settings are names from SETTINGS or ``name=ANCHORS`` (generator option syntax, e.g.
 ``cog=cognates=0.5``). Finished units are kept in OUT/results.jsonl and skipped on a rerun.
 """
@@ -71,6 +77,53 @@ def run_unit(setting: str, anchors: str, seed: int, args) -> dict:
     return row
 
 
+def random_twin(checkpoint: Path, seed: int) -> Path:
+    """The checkpoint's architecture and tokenizer with freshly initialised weights (the
+    baseline whose layers have learned nothing), saved beside it."""
+    import torch
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    out = checkpoint.parent / "random-init"
+    if not (out / "config.json").exists():
+        torch.manual_seed(seed)
+        AutoModel.from_config(AutoConfig.from_pretrained(checkpoint)).save_pretrained(out)
+        AutoTokenizer.from_pretrained(checkpoint).save_pretrained(out)
+    return out
+
+
+def curves(setting: str, anchors: str, seed: int, args) -> "pd.DataFrame":  # noqa: F821
+    """Per-layer cross-lingual rows (CKA, retrieval, POS probe transfer) of the pre-trained
+    model and its random twin, on held-out parallel sentences en-sov and en-vos."""
+    import pandas as pd
+
+    from probekit.crosslingual import crosslingual_scores
+    from probekit.data.parallel import synthetic_parallel
+
+    ckpt = Path(args.out) / f"{setting}-s{seed}" / "pretrain"
+    frames = []
+    for target in ("sov", "vos"):
+        pc = synthetic_parallel(args.n_parallel, target=target, seed=5000 + seed, anchors=anchors or None)
+        for init, model in (("pretrained", ckpt), ("random", random_twin(ckpt, seed))):
+            f = crosslingual_scores(model, pc, model_name=f"{setting}/{init}", checkpoint=f"s{seed}", seed=seed)
+            frames.append(f.assign(setting=setting, init=init))
+    return pd.concat(frames, ignore_index=True)
+
+
+def curve_table(frame) -> str:
+    """Mean over seeds per (setting, init, pair, metric, layer), one column per layer."""
+    frame = frame.assign(pair=frame["task"].str.split(":").str[1])
+    g = frame.groupby(["setting", "pair", "metric", "init", "layer"])["value"]
+    stats = g.agg(["mean", "std", "count"]).reset_index()
+    layers = sorted(stats["layer"].unique())
+    lines = ["| setting | pair | metric | init | " + " | ".join(f"layer {lay}" for lay in layers) + " |",
+             "|---|---|---|---|" + "---:|" * len(layers)]
+    for (setting, pair, metric, init), sub in stats.groupby(["setting", "pair", "metric", "init"], sort=False):
+        cells = {int(r.layer): (f"{r['mean']:.3f}" + (f" +- {r['std']:.3f}" if r["count"] > 1 else ""))
+                 for _, r in sub.iterrows()}
+        lines.append(f"| {setting} | {pair} | {metric} | {init} | " + " | ".join(cells.get(lay, "") for lay in layers) + " |")
+    return "\n".join(lines)
+
+
 def table(rows: list[dict]) -> str:
     def ms(xs):
         return f"{statistics.mean(xs):.3f} +- {statistics.stdev(xs):.3f}" if len(xs) > 1 else f"{xs[0]:.3f}"
@@ -110,6 +163,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lm-lr", type=float, default=1e-3)
     ap.add_argument("--ft-steps", type=int, default=300)
     ap.add_argument("--ft-lr", type=float, default=2e-3)
+    ap.add_argument("--curves", action="store_true",
+                    help="only the per-layer cross-lingual curves of the finished units (OUT/curves.csv)")
+    ap.add_argument("--n-parallel", type=int, default=300, help="parallel sentences per pair for --curves")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     settings = {}
@@ -119,6 +175,15 @@ def main(argv: list[str] | None = None) -> None:
     results = Path(args.out) / "results.jsonl"
     results.parent.mkdir(parents=True, exist_ok=True)
     done = [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
+    if args.curves:
+        import pandas as pd
+
+        frames = [curves(name, anchors, seed, args) for seed in args.seeds for name, anchors in settings.items()
+                  if (Path(args.out) / f"{name}-s{seed}" / "pretrain" / "probekit.json").exists()]
+        frame = pd.concat(frames, ignore_index=True)
+        frame.to_csv(Path(args.out) / "curves.csv", index=False)
+        print(curve_table(frame))
+        return
     rows = []
     for seed in args.seeds:
         for name, anchors in settings.items():

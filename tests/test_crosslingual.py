@@ -236,3 +236,18 @@ def read_like_text(pc):
 
     strip = lambda sents: [Sentence(id=s.id, tokens=s.tokens, lang=s.lang) for s in sents]  # noqa: E731
     return ParallelCorpus(strip(pc.source), strip(pc.target), pc.alignments)
+
+
+def test_chain_specs_take_anchor_options_and_corpus_lists(tmp_path):
+    from probekit.transfer.chain import _corpus, parse_extra_eval, parse_task
+
+    texts = _corpus(["synthetic:general@en:20", "synthetic:general@sov+names=0+punct=0:10"], tmp_path, 0)
+    assert len(texts) == 30 and texts[-1].endswith("\u3002")
+    task = parse_task("synthetic-pos:general@sov+numbers=digits:40")
+    assert "NUM" in {u for s in task.train for u in s.upos}
+    name, split, sents = parse_extra_eval("pos-sov:test_vos=synthetic:general@vos+cognates=1:30", {task.name: task})
+    assert (name, split, len(sents)) == ("pos-sov", "test_vos", 30)
+    with pytest.raises(ConfigError, match="takes no anchor options"):
+        parse_task("downstream:general@sov+cognates=0.5:40")
+    with pytest.raises(ConfigError, match="unknown anchor option"):
+        parse_task("synthetic-pos:general@sov+cognate=0.5:40")

@@ -63,11 +63,10 @@ def _synthetic_spec(spec: str, default_n: int) -> tuple[str, str, int, str]:
         raise ConfigError(f"synthetic spec {spec!r}: unknown domain {domain!r}; choose one of {', '.join(DOMAINS)}")
     if lang not in LANGUAGES:
         raise ConfigError(f"synthetic spec {spec!r}: unknown language {lang!r}; choose one of {', '.join(LANGUAGES)}")
-    try:
-        return domain, lang, int(n) if n else default_n, Anchors.parse(anchors).spec()
-    except ValueError:
+    if n and not n.isdigit():
         raise ConfigError(f"bad synthetic spec {spec!r}; expected DOMAIN[@LANG][+ANCHOR=VALUE...][:N], "
-                          "e.g. biomed@sov:5000 or general@sov+names=0+punct=0:5000") from None
+                          "e.g. biomed@sov:5000 or general@sov+names=0+punct=0:5000")
+    return domain, lang, int(n) if n else default_n, Anchors.parse(anchors).spec()
 
 
 def synthetic_sentences(spec: str, *, seed: int = 0, default_n: int = 20000) -> list[Sentence]:
