@@ -251,3 +251,25 @@ def test_chain_specs_take_anchor_options_and_corpus_lists(tmp_path):
         parse_task("downstream:general@sov+cognates=0.5:40")
     with pytest.raises(ConfigError, match="unknown anchor option"):
         parse_task("synthetic-pos:general@sov+cognate=0.5:40")
+
+
+def test_cli_crosslingual_on_files(tmp_path, capsys, one_torch_thread):
+    from probekit.cli import main
+    from probekit.extract.tiny import save_tiny
+
+    model = save_tiny("bert", tmp_path / "tiny")
+    pc = synthetic_parallel(12, target="sov", seed=3)
+    for name, sents in (("en.txt", pc.source), ("sov.txt", pc.target)):
+        (tmp_path / name).write_text("".join(" ".join(s.tokens) + "\n" for s in sents))
+    (tmp_path / "al.txt").write_text("".join(" ".join(f"{a}-{b}" for a, b in p) + "\n" for p in pc.alignments))
+    args = ["crosslingual", "--model", str(model), "--source", str(tmp_path / "en.txt"), "--target",
+            str(tmp_path / "sov.txt"), "--alignment", str(tmp_path / "al.txt"), "--label-key", "none",
+            "--out", str(tmp_path / "x.csv")]
+    assert main(args) == 0
+    import pandas as pd
+
+    frame = pd.read_csv(tmp_path / "x.csv")
+    assert set(frame["metric"]) == {"xling_cka", "xling_retrieval"}
+    (tmp_path / "al.txt").write_text("0-0\n")
+    assert main(args) == 2
+    assert "differ in length" in capsys.readouterr().err
