@@ -273,3 +273,32 @@ def test_cli_crosslingual_on_files(tmp_path, capsys, one_torch_thread):
     (tmp_path / "al.txt").write_text("0-0\n")
     assert main(args) == 2
     assert "differ in length" in capsys.readouterr().err
+
+
+def test_chain_finetune_stage_scores_extra_eval_splits_zero_shot(tmp_path, one_torch_thread):
+    from probekit.extract.tiny import save_tiny
+    from probekit.transfer.chain import run_chain
+
+    model = save_tiny("bert", tmp_path / "tiny")
+    stage = {"name": "ft", "kind": "finetune", "from": str(model), "tasks": ["synthetic-pos:general@en:30"],
+             "extra_eval": ["pos-en:test_sov=synthetic:general@sov+cognates=0.5:20"], "max_len": 64,
+             "train": {"steps": 2, "batch_size": 8}}
+    rec = run_chain([stage], tmp_path / "runs")["ft"]
+    assert 0 <= rec["metrics"]["pos-en.test_sov.accuracy"] <= 1
+
+
+def test_crosslingual_suite_declares_a_valid_chain():
+    from pathlib import Path
+
+    from probekit.io import load_toml
+    from probekit.transfer.chain import STAGE_KEYS, _synthetic_spec, parse_task
+
+    suite = load_toml(Path(__file__).parent.parent / "probes" / "crosslingual.toml")
+    stages = suite["transfer"]["stages"]
+    assert [s["kind"] for s in stages] == ["pretrain", "finetune", "finetune"]
+    for st in stages:
+        assert set(st) <= STAGE_KEYS | {"probe"}
+        for spec in st.get("corpus", []) + [e.split("=", 1)[1] for e in st.get("extra_eval", [])]:
+            assert _synthetic_spec(spec.split(":", 1)[1], 10)[3] == "numbers=digits+cognates=0.5"
+        for task in st.get("tasks", []):
+            assert parse_task(task.rsplit(":", 1)[0] + ":8").name == "pos-en"

@@ -26,6 +26,8 @@ Suite files declare stages in order; ``from`` names an earlier stage (or a model
     kind = "finetune"
     from = "dapt-biomed"
     tasks = ["downstream:biomed:2000"]
+    # zero-shot eval splits of a task, e.g. with tasks = ["synthetic-pos:general@en:1000"]:
+    # extra_eval = ["pos-en:test_sov=synthetic:general@sov:500"]
 
 Every stage lands in ``<out>/<name>`` with its ``probekit.json``; rerunning the suite skips
 stages whose fingerprint is unchanged and resumes an interrupted one.
@@ -47,7 +49,8 @@ from probekit.transfer.finetune import FinetuneTask
 from probekit.transfer.trainer import TrainConfig
 
 STAGE_KEYS = {"name", "kind", "from", "corpus", "vocab_also", "objective", "size", "seq_len", "vocab_size", "train",
-              "stage", "tasks", "mode", "init", "max_len", "layers", "hidden", "heads", "intermediate", "dropout"}
+              "stage", "tasks", "mode", "init", "max_len", "layers", "hidden", "heads", "intermediate", "dropout",
+              "extra_eval"}
 
 
 def _synthetic_spec(spec: str, default_n: int) -> tuple[str, str, int, str]:
@@ -188,6 +191,13 @@ def run_chain(stages: list[dict[str, Any]], out: str | Path, *, base: str | Path
                         train=train, seq_len=st.get("seq_len", 128), objective=st.get("objective"))
         else:
             tasks = [parse_task(t, seed=train.seed) for t in st.get("tasks", [])]
+            by_name = {t.name: t for t in tasks}
+            for spec in st.get("extra_eval", []):  # zero-shot splits: "pos-en:test_sov=synthetic:general@sov:500"
+                left, _, source = spec.partition("=")
+                if source and not source.startswith("synthetic:") and not Path(source).is_absolute():
+                    spec = f"{left}={base / source}"
+                name, split, sents = parse_extra_eval(spec, by_name)
+                by_name[name].extra_eval[split] = sents
             rec = finetune(parent, tasks, target, mode=st.get("mode", "full"), init=st.get("init", "pretrained"),
                            train=train, max_len=st.get("max_len", 128))
         done[st["name"]] = rec
