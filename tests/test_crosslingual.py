@@ -15,12 +15,6 @@ def _types(sents):
     return {t for s in sents for t in s.tokens}
 
 
-def _open_class(sents, lang):
-    return [(t, (m or "").removeprefix("Gloss=")) for s in sents
-            for t, u, m in zip(s.tokens, s.upos, s.misc or [None] * len(s.tokens))
-            if u in ("NOUN", "VERB", "ADJ")]
-
-
 # --- anchors -------------------------------------------------------------------------------------
 def test_no_overlap_setting_shares_no_word_with_english():
     en = generate(200, lang="en", seed=2, anchors="names=0+punct=0")
