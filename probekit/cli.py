@@ -15,7 +15,7 @@ from probekit import __version__
 from probekit.errors import ProbekitError
 
 # Order is the order verbs appear in --help.
-COMMAND_MODULES = ("suite", "demo", "data", "extract", "cache", "probe", "select", "transfer")
+COMMAND_MODULES = ("suite", "demo", "data", "extract", "cache", "probe", "select", "transfer", "crosslingual")
 
 
 def build_parser() -> argparse.ArgumentParser:

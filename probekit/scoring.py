@@ -369,3 +369,44 @@ def minibatch_cka(
         xx += _hsic_unbiased(K, K)
         yy += _hsic_unbiased(L, L)
     return float(xy / np.sqrt(xx * yy))
+
+
+def translation_retrieval(X: np.ndarray, Y: np.ndarray, *, labels: Sequence | None = None,
+                          center: bool = True, chunk: int = 2048) -> float:
+    """Word-translation retrieval accuracy: for each row of ``X``, is its cosine nearest
+    neighbour among the rows of ``Y`` its own partner (row ``i`` of ``Y``)?
+
+    Parameters
+    ----------
+    X, Y : arrays (n, d_x), (n, d_y) with d_x == d_y
+        Paired representations (row ``i`` of ``X`` translates row ``i`` of ``Y``).
+    labels : sequence of length n, optional
+        A hit is a neighbour ``j`` with ``labels[j] == labels[i]`` (e.g. the target word, so that
+        two rows of the same translation count alike); default: exactly row ``i``.
+    center : bool
+        Subtract each side's mean first: representations of two languages often differ by a
+        constant offset (a "language direction") that cosine would otherwise pay for.
+
+    Returns
+    -------
+    float
+        Accuracy; chance is about ``1 / n`` for distinct rows.
+
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 16))
+    >>> translation_retrieval(X, X + 5.0), translation_retrieval(X, rng.normal(size=(200, 16))) < 0.05
+    (1.0, True)
+    """
+    X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
+    if X.shape != Y.shape or X.ndim != 2:
+        raise ValueError(f"X and Y must be paired (n, d) arrays, got {X.shape} and {Y.shape}")
+    if center:
+        X, Y = X - X.mean(axis=0), Y - Y.mean(axis=0)
+    X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    Y = Y / np.maximum(np.linalg.norm(Y, axis=1, keepdims=True), 1e-12)
+    lab = np.arange(len(X)) if labels is None else np.unique(np.asarray(labels), return_inverse=True)[1]
+    hits = 0
+    for sl in _chunks(len(X), chunk):
+        nearest = np.argmax(X[sl] @ Y.T, axis=1)
+        hits += int(np.sum(lab[nearest] == lab[sl]))
+    return hits / len(X) if len(X) else float("nan")

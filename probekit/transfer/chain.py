@@ -26,6 +26,8 @@ Suite files declare stages in order; ``from`` names an earlier stage (or a model
     kind = "finetune"
     from = "dapt-biomed"
     tasks = ["downstream:biomed:2000"]
+    # zero-shot eval splits of a task, e.g. with tasks = ["synthetic-pos:general@en:1000"]:
+    # extra_eval = ["pos-en:test_sov=synthetic:general@sov:500"]
 
 Every stage lands in ``<out>/<name>`` with its ``probekit.json``; rerunning the suite skips
 stages whose fingerprint is unchanged and resumes an interrupted one.
@@ -47,28 +49,38 @@ from probekit.transfer.finetune import FinetuneTask
 from probekit.transfer.trainer import TrainConfig
 
 STAGE_KEYS = {"name", "kind", "from", "corpus", "vocab_also", "objective", "size", "seq_len", "vocab_size", "train",
-              "stage", "tasks", "mode", "init", "max_len", "layers", "hidden", "heads", "intermediate", "dropout"}
+              "stage", "tasks", "mode", "init", "max_len", "layers", "hidden", "heads", "intermediate", "dropout",
+              "extra_eval"}
 
 
-def _synthetic_spec(spec: str, default_n: int) -> tuple[str, str, int]:
-    """``DOMAIN[@LANG][:N]`` -> (domain, lang, n)."""
+def _synthetic_spec(spec: str, default_n: int) -> tuple[str, str, int, str]:
+    """``DOMAIN[@LANG][+ANCHOR[=VALUE]...][:N]`` -> (domain, lang, n, anchors), anchors in the
+    generator's option syntax (``names=0+numbers=digits+cognates=0.5``; ``""`` for the defaults)."""
+    from probekit.data.synthetic import DOMAINS, LANGUAGES, Anchors
+
     head, _, n = spec.partition(":")
+    head, _, anchors = head.partition("+")
     domain, _, lang = head.partition("@")
-    try:
-        return domain or "general", lang or "en", int(n) if n else default_n
-    except ValueError:
-        raise ConfigError(f"bad synthetic spec {spec!r}; expected DOMAIN[@LANG][:N], e.g. biomed@sov:5000") from None
+    domain, lang = domain or "general", lang or "en"
+    if domain not in DOMAINS:
+        raise ConfigError(f"synthetic spec {spec!r}: unknown domain {domain!r}; choose one of {', '.join(DOMAINS)}")
+    if lang not in LANGUAGES:
+        raise ConfigError(f"synthetic spec {spec!r}: unknown language {lang!r}; choose one of {', '.join(LANGUAGES)}")
+    if n and not n.isdigit():
+        raise ConfigError(f"bad synthetic spec {spec!r}; expected DOMAIN[@LANG][+ANCHOR=VALUE...][:N], "
+                          "e.g. biomed@sov:5000 or general@sov+names=0+punct=0:5000")
+    return domain, lang, int(n) if n else default_n, Anchors.parse(anchors).spec()
 
 
 def synthetic_sentences(spec: str, *, seed: int = 0, default_n: int = 20000) -> list[Sentence]:
     from probekit.data.synthetic import generate
 
-    domain, lang, n = _synthetic_spec(spec, default_n)
-    return generate(n, domain=domain, lang=lang, seed=seed)
+    domain, lang, n, anchors = _synthetic_spec(spec, default_n)
+    return generate(n, domain=domain, lang=lang, seed=seed, anchors=anchors or None)
 
 
 def synthetic_texts(spec: str, *, seed: int = 0, default_n: int = 20000) -> list[str]:
-    """Plain texts of a generator corpus ``DOMAIN[@LANG][:N]`` (for LM training)."""
+    """Plain texts of a generator corpus ``DOMAIN[@LANG][+ANCHORS][:N]`` (for LM training)."""
     return [s.text or " ".join(s.tokens) for s in synthetic_sentences(spec, seed=seed, default_n=default_n)]
 
 
@@ -84,13 +96,16 @@ def parse_task(spec: str, *, seed: int = 0) -> FinetuneTask:
     if kind == "downstream":
         from probekit.data.synthetic import downstream_task
 
-        domain, lang, n = _synthetic_spec(rest, 2000)
+        domain, lang, n, anchors = _synthetic_spec(rest, 2000)
+        if anchors:
+            raise ConfigError(f"task spec {spec!r}: the downstream task takes no anchor options ({anchors})")
         splits = [downstream_task(domain, m, seed=seed + 101 * i, lang=lang)
                   for i, m in enumerate((n, max(1, n // 4), max(1, n // 4)))]
         return FinetuneTask(f"{domain}-{lang}" if lang != "en" else domain, "sequence", *splits)
     if kind == "synthetic-pos":
-        domain, lang, n = _synthetic_spec(rest, 2000)
-        splits = [synthetic_sentences(f"{domain}@{lang}:{m}", seed=seed + 101 * i + 7)
+        domain, lang, n, anchors = _synthetic_spec(rest, 2000)
+        opts = f"+{anchors}" if anchors else ""
+        splits = [synthetic_sentences(f"{domain}@{lang}{opts}:{m}", seed=seed + 101 * i + 7)
                   for i, m in enumerate((n, max(1, n // 4), max(1, n // 4)))]
         return FinetuneTask(f"pos-{lang}", "token", *splits, label_key="upos")
     if kind in ("upos", "xpos"):
@@ -120,7 +135,11 @@ def parse_extra_eval(spec: str, tasks: dict[str, FinetuneTask]) -> tuple[str, st
     return name, split, sents
 
 
-def _corpus(spec: str, base: Path, seed: int) -> Any:
+def _corpus(spec: str | list[str], base: Path, seed: int) -> Any:
+    if isinstance(spec, list):  # several corpora (e.g. one per language) as one text list
+        from probekit.transfer.pretrain import read_texts
+
+        return [t for one in spec for t in read_texts(_corpus(one, base, seed))]
     if spec.startswith("synthetic:"):
         return synthetic_texts(spec.split(":", 1)[1], seed=seed)
     path = Path(spec)
@@ -172,6 +191,13 @@ def run_chain(stages: list[dict[str, Any]], out: str | Path, *, base: str | Path
                         train=train, seq_len=st.get("seq_len", 128), objective=st.get("objective"))
         else:
             tasks = [parse_task(t, seed=train.seed) for t in st.get("tasks", [])]
+            by_name = {t.name: t for t in tasks}
+            for spec in st.get("extra_eval", []):  # zero-shot splits: "pos-en:test_sov=synthetic:general@sov:500"
+                left, _, source = spec.partition("=")
+                if source and not source.startswith("synthetic:") and not Path(source).is_absolute():
+                    spec = f"{left}={base / source}"
+                name, split, sents = parse_extra_eval(spec, by_name)
+                by_name[name].extra_eval[split] = sents
             rec = finetune(parent, tasks, target, mode=st.get("mode", "full"), init=st.get("init", "pretrained"),
                            train=train, max_len=st.get("max_len", 128))
         done[st["name"]] = rec

@@ -21,8 +21,9 @@ Modules, in reading order:
 """
 
 from probekit.data.synthetic.corpus import DOMAINS, LANGUAGES, generate, iter_generate
+from probekit.data.synthetic.lexicon import Anchors
 
-__all__ = ["generate", "iter_generate", "DOMAINS", "LANGUAGES"]
+__all__ = ["generate", "iter_generate", "DOMAINS", "LANGUAGES", "Anchors"]
 from probekit.data.synthetic.export import export, restore_layers  # noqa: E402
 
 __all__ += ["export", "restore_layers"]

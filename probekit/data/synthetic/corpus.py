@@ -7,6 +7,7 @@ from typing import Iterator
 
 from probekit.data.records import Sentence, Span, SpanPair
 from probekit.data.synthetic.grammar import PARAMS, Grammar, Node, Tok
+from probekit.data.synthetic.lexicon import _OWN_PUNCT, Anchors
 from probekit.errors import ConfigError
 
 DOMAINS: tuple[str, ...] = tuple(PARAMS)
@@ -18,7 +19,7 @@ LANGUAGES: dict[str, str] = {
            "relative clause after the noun; own lexicon.",
 }
 MIN_LEN, MAX_LEN = 5, 40
-_NO_SPACE_BEFORE = {".", ",", "!", "?"}
+_NO_SPACE_BEFORE = {".", ",", "!", "?"} | {m for marks in _OWN_PUNCT.values() for m in marks.values()}
 
 
 def _check(domain: str, lang: str, sentences_per_doc=(3, 8)) -> None:
@@ -145,15 +146,16 @@ def derive_labels(sent: Sentence) -> dict[str, str]:
 
 
 def iter_generate(n_sentences: int, *, domain: str = "general", lang: str = "en",
-                  seed: int = 0, sentences_per_doc: tuple[int, int] = (3, 8)
-                  ) -> Iterator[Sentence]:
+                  seed: int = 0, sentences_per_doc: tuple[int, int] = (3, 8),
+                  anchors: Anchors | str | dict | None = None) -> Iterator[Sentence]:
     """Stream ``n_sentences`` annotated sentences, document by document (see :func:`generate`)."""
     _check(domain, lang, sentences_per_doc)
+    anchors = Anchors.parse(anchors)
     if n_sentences < 0:
         raise ConfigError(f"n_sentences must be >= 0, got {n_sentences}")
     from probekit.data.synthetic.downstream import CORPUS_CONSTRUCTIONS  # (imports us)
 
-    g = Grammar(domain, lang, seed)
+    g = Grammar(domain, lang, seed, anchors)
     g.construction = CORPUS_CONSTRUCTIONS[domain]
     rng = g.rng
     lo, hi = sentences_per_doc
@@ -191,8 +193,8 @@ def _add_coref(doc: list[Sentence], mentions: list[list]) -> None:
 
 
 def generate(n_sentences: int, *, domain: str = "general", lang: str = "en", seed: int = 0,
-             sentences_per_doc: tuple[int, int] = (3, 8), progress: bool = False
-             ) -> list[Sentence]:
+             sentences_per_doc: tuple[int, int] = (3, 8), progress: bool = False,
+             anchors: Anchors | str | dict | None = None) -> list[Sentence]:
     """Generate an annotated synthetic corpus.
 
     Parameters
@@ -212,6 +214,11 @@ def generate(n_sentences: int, *, domain: str = "general", lang: str = "en", see
         Inclusive range of sentences per document (coreference crosses sentences).
     progress : bool
         Show a tqdm progress bar.
+    anchors : Anchors, str, dict or None
+        What the pseudo-languages share with English (see
+        :class:`~probekit.data.synthetic.lexicon.Anchors`): e.g. ``"names=0+punct=0"`` (nothing
+        shared), ``"numbers=digits+cognates=0.3"``. ``None``: names and punctuation shared, as
+        always. Generate every language of a parallel corpus with the same anchors.
 
     Returns
     -------
@@ -221,7 +228,7 @@ def generate(n_sentences: int, *, domain: str = "general", lang: str = "en", see
         ``tense``, ``subj_num`` and (when the main verb has an object) ``obj_num``.
     """
     stream = iter_generate(n_sentences, domain=domain, lang=lang, seed=seed,
-                           sentences_per_doc=sentences_per_doc)
+                           sentences_per_doc=sentences_per_doc, anchors=anchors)
     if progress:
         from tqdm import tqdm
 

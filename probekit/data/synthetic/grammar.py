@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 
-from probekit.data.synthetic.lexicon import lexicon
+from probekit.data.synthetic.lexicon import NUMBER_WORDS, WEEKDAYS, Anchors, lexicon
 
 
 class Tok:
@@ -141,7 +141,6 @@ MARKS = (("because", "ARGM-CAU"), ("when", "ARGM-TMP"), ("after", "ARGM-TMP"),
          ("while", "ARGM-TMP"), ("since", "ARGM-TMP"), ("until", "ARGM-TMP"),
          ("as", "ARGM-TMP"))
 TMP_ADV = ("yesterday", "today", "recently", "later", "soon")
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 INTENS = ("very", "really", "quite", "extremely", "so", "rather")
 
 
@@ -172,9 +171,9 @@ class Grammar:
     (Node, label), ``ments`` (Node, Referent) and sentence labels.
     """
 
-    def __init__(self, domain: str, lang: str, seed) -> None:
+    def __init__(self, domain: str, lang: str, seed, anchors: Anchors = Anchors()) -> None:
         self.rng = random.Random(f"{domain}:{seed}")
-        self.lex = lexicon(domain, lang)
+        self.lex = lexicon(domain, lang, anchors)
         self.C = self.lex.classes
         self.P = PARAMS[domain]
         self.domain = domain
@@ -267,6 +266,15 @@ class Grammar:
         else:
             det = "the" if r < 0.45 else ("these" if r < 0.55 else (
                 "those" if r < 0.65 else ("some" if r < 0.78 else None)))
+        if number == "Plur" and det in (None, "some") and self.lex.anchors.numbers != "none" \
+                and rng.random() < 0.5:
+            # only drawn with numerals on, so corpora without them keep their random stream
+            value = 2 + int(rng.random() * len(NUMBER_WORDS))
+            form = self.lex.numeral(value)
+            kids.append(Tok(form, form, "NUM", "CD", "NumForm=Digit|NumType=Card" if form.isdigit()
+                            else "NumForm=Word|NumType=Card", "nummod", "det",
+                            str(value) if form.isdigit() else NUMBER_WORDS[value - 2]))
+            det = None
         if det:
             feats = {"the": "Definite=Def|PronType=Art", "a": "Definite=Ind|PronType=Art",
                      "an": "Definite=Ind|PronType=Art", "this": "Number=Sing|PronType=Dem",
@@ -353,8 +361,8 @@ class Grammar:
             entry = C["AMBIG"].pick(rng)
         else:
             entry = C["CITY" if rng.random() < 0.65 else "COUNTRY"].pick(rng)
-        parts = entry[0].split("_")
-        toks = [Tok(p, p, "PROPN", "NNP", "Number=Sing", "flat", "flat", p) for p in parts]
+        parts = zip(entry[1].split("_"), entry[0].split("_"))
+        toks = [Tok(p, p, "PROPN", "NNP", "Number=Sing", "flat", "flat", gl) for p, gl in parts]
         toks[0].role = "head"
         node = Node("NP", toks, toks[0], rel, role)
         self.ents.append((node, "LOC"))
@@ -671,7 +679,8 @@ class Grammar:
         if r < 0.55:
             day = WEEKDAYS[int(rng.random() * 7)]
             on = self.f("on", "ADP", "IN", "_", "case", "case")
-            tok = Tok(day, day, "PROPN", "NNP", "Number=Sing", "x", "head", day)
+            name = self.lex.name(day)
+            tok = Tok(name, name, "PROPN", "NNP", "Number=Sing", "x", "head", day)
             np_ = Node("NP", [tok], tok)
             return Node("PP", [on, np_], np_, "obl", "tmp")
         if r < 0.75:

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import zlib
 from bisect import bisect
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
 
 from probekit.data.synthetic import words as W
+from probekit.errors import ConfigError
 
 # --- English morphology -------------------------------------------------------------------
 _IRREGULAR_PLURAL = {
@@ -153,6 +155,128 @@ def _speller(lang: str) -> _Speller:
     return sp
 
 
+# --- cross-lingual anchors ----------------------------------------------------------------------
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+GENE_NUMBERS = (1, 2, 3, 4, 5, 7, 9, 12)
+NUMBER_WORDS = ("two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+                "twelve")
+# Punctuation of a language that shares none with English (K et al. 2020 remove all overlap).
+_OWN_PUNCT = {"sov": {".": "\u3002", ",": "\u3001", "!": "\uff01"},
+              "vos": {".": "\u2022", ",": "\u201a", "!": "\u203c"}}
+
+
+@dataclass(frozen=True)
+class Anchors:
+    """What the pseudo-languages share with English (Pires et al. 2019; K et al. 2020).
+
+    The defaults are the generator's historical behaviour (names and punctuation shared, no
+    numerals, no cognates), so corpora made without options do not change.
+
+    Parameters
+    ----------
+    names : bool
+        Person, place and organisation names spelled as in English; ``False`` respells them with
+        the language's syllables.
+    punct : bool
+        ``. , !`` as in English; ``False`` gives each pseudo-language its own marks.
+    numbers : {"none", "digits", "words"}
+        ``"none"``: no numerals. Otherwise some plural noun phrases get a cardinal (2-12):
+        ``"digits"`` writes it the same in every language (a shared anchor), ``"words"`` spells
+        it per language (``two`` in English, the language's own word elsewhere). Numerals change
+        the trees, identically in every language, so parallel corpora need the same setting.
+    cognates : float in [0, 1]
+        Fraction of open-class lemmas whose stem is the English one (the language's inflection
+        suffixes stay); which ones is fixed by a hash of the gloss, so it does not depend on the
+        corpus and a larger fraction keeps the cognates of a smaller one.
+    """
+
+    names: bool = True
+    punct: bool = True
+    numbers: str = "none"
+    cognates: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.numbers not in ("none", "digits", "words"):
+            raise ConfigError(f"anchors: numbers must be one of none, digits, words, got {self.numbers!r}")
+        if not 0.0 <= float(self.cognates) <= 1.0:
+            raise ConfigError(f"anchors: cognates must be in [0, 1], got {self.cognates!r}")
+        object.__setattr__(self, "cognates", float(self.cognates))
+
+    @classmethod
+    def parse(cls, options: str | dict | "Anchors" | None) -> "Anchors":
+        """``"names=0+numbers=digits+cognates=0.5"`` (the spec syntax), a dict, or an Anchors.
+
+        A bare name switches a boolean on (``names``) or picks ``digits`` (``numbers``)."""
+        if options is None or isinstance(options, Anchors):
+            return options or cls()
+        if isinstance(options, str):
+            pairs = {}
+            for part in (p for p in options.split("+") if p):
+                key, eq, value = part.partition("=")
+                pairs[key] = value if eq else None
+            options = pairs
+        valid = ("names", "punct", "numbers", "cognates")
+        unknown = sorted(set(options) - set(valid))
+        if unknown:
+            raise ConfigError(f"unknown anchor option(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
+        kw = {}
+        for key, value in options.items():
+            if key in ("names", "punct"):
+                kw[key] = _flag(key, value)
+            elif key == "numbers":
+                kw[key] = "digits" if value is None else str(value)
+            else:
+                try:
+                    kw[key] = 1.0 if value is None else float(value)
+                except ValueError:
+                    raise ConfigError(f"anchors: cognates must be a number in [0, 1], got {value!r}") from None
+        return cls(**kw)
+
+    def spec(self) -> str:
+        """The options that differ from the defaults, in spec syntax (``""`` for none)."""
+        parts = []
+        if not self.names:
+            parts.append("names=0")
+        if not self.punct:
+            parts.append("punct=0")
+        if self.numbers != "none":
+            parts.append(f"numbers={self.numbers}")
+        if self.cognates:
+            parts.append(f"cognates={self.cognates:g}")
+        return "+".join(parts)
+
+
+def _flag(key: str, value) -> bool:
+    if value is None or value is True or str(value).lower() in ("1", "true", "yes", "on"):
+        return True
+    if value is False or str(value).lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"anchors: {key} must be 0 or 1, got {value!r}")
+
+
+def is_cognate(gloss: str, fraction: float) -> bool:
+    """Whether ``gloss`` keeps its English stem at cognate ``fraction`` (a fixed hash draw)."""
+    return fraction > 0 and zlib.crc32(f"cognate:{gloss}".encode()) < fraction * 2 ** 32
+
+
+@lru_cache(maxsize=None)
+def _anchor_speller(lang: str) -> _Speller:
+    """Respelled names (``names=False``) and numeral words, filled in one fixed order (apart
+    from the lexicon's speller, whose spellings must not move)."""
+    sp = _Speller(lang)
+    for word in NUMBER_WORDS:
+        sp.stem("num:" + word)
+    for text in (W.MALE, W.FEMALE, W.LAST, W.AMBIG_MALE, W.AMBIG_FEMALE, W.ORG_HEAD, W.ORG_TAIL,
+                 W.CITIES, W.COUNTRIES, " ".join(WEEKDAYS)):
+        for name in text.split():
+            for part in name.split("_"):
+                sp.stem("name:" + part)
+    for stem in W.GENE_STEMS.split():
+        for i in GENE_NUMBERS:
+            sp.stem(f"name:{stem}{i}")
+    return sp
+
+
 # --- lexicon ------------------------------------------------------------------------------
 class WordClass:
     """Entries of one class with Zipfian cumulative weights (rank r gets 1 / (r + 1.5))."""
@@ -176,8 +300,8 @@ VERB_CLASSES = ("V_TRANS", "V_PERS", "V_ANY", "V_INTRANS", "V_DITRANS", "V_CLAUS
 class Lexicon:
     """All word classes of one (domain, language)."""
 
-    def __init__(self, domain: str = "general", lang: str = "en") -> None:
-        self.domain, self.lang = domain, lang
+    def __init__(self, domain: str = "general", lang: str = "en", anchors: Anchors = Anchors()) -> None:
+        self.domain, self.lang, self.anchors = domain, lang, anchors
         self._fw: dict[str, str] = {}
         extra = W.DOMAIN_WORDS.get(domain, {})
         classes: dict[str, WordClass] = {}
@@ -223,31 +347,35 @@ class Lexicon:
             classes[name] = WordClass(
                 [self._entry(*verb_forms(w)) for w in _split(getattr(W, name)) if "_" not in w]
             )
-        # Names stay the same in every language (as real names do across languages).
-        classes["MALE"] = WordClass([(n, n, {"NNP": n}) for n in _split(W.MALE)])
-        classes["FEMALE"] = WordClass([(n, n, {"NNP": n}) for n in _split(W.FEMALE)])
-        classes["LAST"] = WordClass([(n, n, {"NNP": n}) for n in _split(W.LAST)])
-        classes["AMBIG_MALE"] = WordClass([(n, n, {"NNP": n}) for n in _split(W.AMBIG_MALE)])
-        classes["AMBIG_FEMALE"] = WordClass([(n, n, {"NNP": n}) for n in _split(W.AMBIG_FEMALE)])
+        # Names stay the same in every language (as real names do across languages), unless
+        # the anchors say otherwise.
+        def names(text: str) -> WordClass:
+            return WordClass([(n, self.name(n), {"NNP": self.name(n)}) for n in _split(text)])
+
+        classes["MALE"] = names(W.MALE)
+        classes["FEMALE"] = names(W.FEMALE)
+        classes["LAST"] = names(W.LAST)
+        classes["AMBIG_MALE"] = names(W.AMBIG_MALE)
+        classes["AMBIG_FEMALE"] = names(W.AMBIG_FEMALE)
         # one pool for companies and places: the two lists interleaved, so both genders' names
         # are frequent
         pool = [n for pair in zip(_split(W.AMBIG_MALE), _split(W.AMBIG_FEMALE)) for n in pair]
-        classes["AMBIG"] = WordClass([(n, n, {"NNP": n}) for n in pool])
-        classes["ORG_HEAD"] = WordClass([(n, n, {"NNP": n}) for n in _split(W.ORG_HEAD)])
-        classes["ORG_TAIL"] = WordClass([(n, n, {"NNP": n}) for n in _split(W.ORG_TAIL)])
-        classes["CITY"] = WordClass([(n, n, {"NNP": n}) for n in _split(W.CITIES)])
-        classes["COUNTRY"] = WordClass([(n, n, {"NNP": n}) for n in _split(W.COUNTRIES)])
-        genes = [f"{s}{i}" for s in _split(W.GENE_STEMS) for i in (1, 2, 3, 4, 5, 7, 9, 12)]
+        classes["AMBIG"] = WordClass([(n, self.name(n), {"NNP": self.name(n)}) for n in pool])
+        classes["ORG_HEAD"] = names(W.ORG_HEAD)
+        classes["ORG_TAIL"] = names(W.ORG_TAIL)
+        classes["CITY"] = names(W.CITIES)
+        classes["COUNTRY"] = names(W.COUNTRIES)
+        genes = [f"{s}{i}" for s in _split(W.GENE_STEMS) for i in GENE_NUMBERS]
         if domain != "biomed":
             genes = genes[:8]  # other domains never use them; keep their type counts honest
-        classes["GENE"] = WordClass([(g, g, {"NNP": g}) for g in genes])
+        classes["GENE"] = WordClass([(g, self.name(g), {"NNP": self.name(g)}) for g in genes])
         self.classes = classes
 
     def _entry(self, gloss: str, forms: dict[str, str], base: str | None = None) -> tuple:
         if self.lang == "en":
             return (gloss, gloss, forms)
-        sp = _speller(self.lang)
-        stem = sp.stem(base or gloss)
+        key = base or gloss
+        stem = key if is_cognate(key, self.anchors.cognates) else _speller(self.lang).stem(key)
         suffix = _SUFFIX[self.lang]
         out = {}
         for tag in forms:
@@ -260,9 +388,25 @@ class Lexicon:
         lemma = stem.capitalize() if forms.get("NN", "x")[:1].isupper() else stem
         return (gloss, lemma, out)
 
+    def name(self, name: str) -> str:
+        """A name (or one part of a multi-word place name) in this language."""
+        if self.lang == "en" or self.anchors.names:
+            return name
+        parts = name.split("_")
+        return "_".join(_anchor_speller(self.lang).stem("name:" + p).capitalize() for p in parts)
+
+    def numeral(self, value: int) -> str:
+        """Cardinal ``value`` (2-12) as the anchors write it."""
+        if self.anchors.numbers == "digits":
+            return str(value)
+        word = NUMBER_WORDS[value - 2]
+        return word if self.lang == "en" else _anchor_speller(self.lang).stem("num:" + word)
+
     def fw(self, word: str) -> str:
         """Closed-class word (determiner, pronoun, preposition, auxiliary ...) in this language."""
-        if self.lang == "en" or not word[0].isalpha():  # punctuation is universal
+        if not word[0].isalpha():  # punctuation: shared unless the anchors say otherwise
+            return word if self.lang == "en" or self.anchors.punct else _OWN_PUNCT[self.lang][word]
+        if self.lang == "en":
             return word
         form = self._fw.get(word)
         if form is None:
@@ -276,6 +420,6 @@ class Lexicon:
 
 
 @lru_cache(maxsize=None)
-def lexicon(domain: str = "general", lang: str = "en") -> Lexicon:
-    """Cached :class:`Lexicon` for a (domain, language)."""
-    return Lexicon(domain, lang)
+def lexicon(domain: str = "general", lang: str = "en", anchors: Anchors = Anchors()) -> Lexicon:
+    """Cached :class:`Lexicon` for a (domain, language, anchors)."""
+    return Lexicon(domain, lang, anchors)

@@ -1,0 +1,180 @@
+"""Where languages meet, layer by layer: cross-lingual analyses of any model on any aligned pair.
+
+For a :class:`~probekit.data.parallel.ParallelCorpus` (source sentences, their translations and
+word alignments) and a model, every layer gets three numbers, as rows of the scores table
+(:data:`~probekit.scoring.SCORE_COLUMNS`):
+
+* ``xling_cka``: linear CKA between the two languages' vectors of the aligned words
+  (one-to-one links, token level);
+* ``xling_retrieval``: word-translation retrieval: each source word type's mean vector
+  retrieves its translation's by cosine nearest neighbour, after centring each language
+  (:func:`~probekit.scoring.translation_retrieval`);
+* ``xling_probe_transfer``: a linear probe trained on the source language's words at layer l
+  (labels ``label_key``, e.g. UPOS), scored on the target language's words of held-out pairs at
+  the same layer; ``xling_probe_source`` is the same probe on the source side of those pairs
+  (the in-language reference).
+
+Conneau et al. (2020) find cross-lingual similarity highest in the middle layers of multilingual
+models; these curves show where it is in a model probekit pre-trains.
+
+>>> from probekit.data.parallel import synthetic_parallel
+>>> pc = synthetic_parallel(200, target="sov", seed=0)            # doctest: +SKIP
+>>> crosslingual_scores("runs/xling/pretrain", pc)                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from probekit.data.parallel import ParallelCorpus
+from probekit.errors import ConfigError
+from probekit.scoring import SCORE_COLUMNS, accuracy, linear_cka, translation_retrieval
+
+XLING_METRICS = ("xling_cka", "xling_retrieval", "xling_probe_transfer", "xling_probe_source")
+
+
+def probe_transfer(estimator: Any, X_train: np.ndarray, y_train: np.ndarray, X_source: np.ndarray,
+                   y_source: np.ndarray, X_target: np.ndarray, y_target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fit ``estimator`` on every layer of the source language, score it on both languages.
+
+    Parameters
+    ----------
+    estimator : probe (e.g. :class:`~probekit.probes.LinearProbe`), unfitted
+    X_train : (n_layers, n, d) source-language training features; ``y_train`` (n,)
+    X_source : (n_layers, m, d) held-out source features; ``y_source`` (m,)
+    X_target : (n_layers, k, d) target-language features at the same layers; ``y_target`` (k,)
+
+    Returns
+    -------
+    (source accuracy, target accuracy), each (n_layers,)
+    """
+    from probekit.probes import fit_layers
+
+    fitted = fit_layers(estimator, X_train, y_train)
+    src = np.array([accuracy(y_source, p.predict(X_source[i])) for i, p in enumerate(fitted)])
+    tgt = np.array([accuracy(y_target, p.predict(X_target[i])) for i, p in enumerate(fitted)])
+    return src, tgt
+
+
+def _type_means(Xs: np.ndarray, Xt: np.ndarray, keys: list[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray, list]:
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, k in enumerate(keys):
+        groups[k].append(i)
+    order = sorted(groups)
+    ms = np.stack([Xs[groups[k]].mean(axis=0) for k in order])
+    mt = np.stack([Xt[groups[k]].mean(axis=0) for k in order])
+    return ms, mt, [k[1] for k in order]
+
+
+def crosslingual_scores(
+    model: Any,
+    parallel: ParallelCorpus,
+    *,
+    layers: Any = "all",
+    label_key: str | None = "upos",
+    train_fraction: float = 0.5,
+    seed: int = 0,
+    center: bool = True,
+    max_pairs: int = 20000,
+    model_name: str | None = None,
+    checkpoint: str = "",
+    device: str | None = None,
+    progress: bool = False,
+    **extract_options: Any,
+) -> pd.DataFrame:
+    """Per-layer cross-lingual rows (see the module docstring) for ``model`` on ``parallel``.
+
+    Parameters
+    ----------
+    model : anything :func:`probekit.extract.extract` takes (folder, ``minilm``, ...)
+    parallel : ParallelCorpus
+    label_key : str or None
+        Word-level label layer of :class:`~probekit.data.records.Sentence` (``upos``, ``xpos``,
+        ``deprels``) for probe transfer; both languages must have it. ``None``: no probe rows.
+    train_fraction : float
+        Share of the pairs (the first ones) whose source side trains the probe; the rest are
+        the held-out pairs it is scored on. CKA and retrieval use every pair.
+    max_pairs : int
+        At most this many aligned word pairs (the first ones) enter CKA.
+    extract_options
+        Passed to :func:`probekit.extract.extract` (``word_pooling``, ``dtype`` ...).
+
+    Returns
+    -------
+    DataFrame with :data:`~probekit.scoring.SCORE_COLUMNS`; ``task`` is ``xling:SRC-TGT`` (CKA,
+    retrieval) or ``xling:SRC-TGT:LABEL`` (probe rows), ``split`` the language scored.
+    """
+    from probekit.extract import extract
+    from probekit.probes import LinearProbe
+
+    if len(parallel) < 2:
+        raise ConfigError("cross-lingual scores need at least 2 sentence pairs")
+    if not 0 < train_fraction < 1:
+        raise ConfigError(f"train_fraction must be in (0, 1), got {train_fraction}")
+    src_lang, tgt_lang = parallel.source[0].lang, parallel.target[0].lang
+    pair = f"xling:{src_lang}-{tgt_lang}"
+    name = model_name or str(model)
+    reps_s = extract(model, parallel.source, layers=layers, progress=progress, device=device, **extract_options)
+    reps_t = extract(model, parallel.target, layers=layers, progress=progress, device=device, **extract_options)
+    rows_s, rows_t = parallel.word_pairs(one_to_one=True)
+    words_s = [w.lower() for s in parallel.source for w in s.tokens]
+    words_t = [w.lower() for t in parallel.target for w in t.tokens]
+    keys = [(words_s[a], words_t[b]) for a, b in zip(rows_s, rows_t)]
+
+    probe_data = None
+    if label_key is not None:
+        for side, sents in (("source", parallel.source), ("target", parallel.target)):
+            if any(getattr(s, label_key, None) is None for s in sents):
+                raise ConfigError(f"probe transfer on {label_key!r}: the {side} sentences lack that layer; "
+                                  "fix: pass label_key=None or corpora annotated with it")
+        cut = max(1, min(len(parallel) - 1, int(len(parallel) * train_fraction)))
+        src_off = reps_s.text_offsets
+        tgt_off = reps_t.text_offsets
+        train_rows = np.arange(src_off[0], src_off[cut])
+        y_all_s = [lab for s in parallel.source for lab in getattr(s, label_key)]
+        y_all_t = [lab for t in parallel.target for lab in getattr(t, label_key)]
+        inventory = sorted(set(y_all_s[i] for i in train_rows))
+        index = {lab: i for i, lab in enumerate(inventory)}
+        # held-out words whose label the probe never saw cannot be right; they are left out
+        src_eval = np.array([i for i in range(src_off[cut], src_off[-1]) if y_all_s[i] in index], dtype=np.int64)
+        tgt_eval = np.array([i for i in range(tgt_off[cut], tgt_off[-1]) if y_all_t[i] in index], dtype=np.int64)
+        probe_data = (train_rows, src_eval, tgt_eval,
+                      np.array([index[y_all_s[i]] for i in train_rows]),
+                      np.array([index[y_all_s[i]] for i in src_eval]),
+                      np.array([index[y_all_t[i]] for i in tgt_eval]))
+
+    out = []
+    base = dict(model=name, checkpoint=checkpoint, seed=seed)
+    feats_s, feats_t = [], []
+    for layer in reps_s.layers:
+        Xs = np.asarray(reps_s.layer(layer), dtype=np.float32)
+        Xt = np.asarray(reps_t.layer(layer), dtype=np.float32)
+        n_cka = min(len(rows_s), max_pairs)
+        out.append(dict(base, task=pair, layer=layer, split=tgt_lang, metric="xling_cka",
+                        value=linear_cka(Xs[rows_s[:n_cka]], Xt[rows_t[:n_cka]]), n_eval=n_cka))
+        ms, mt, labels = _type_means(Xs[rows_s], Xt[rows_t], keys)
+        out.append(dict(base, task=pair, layer=layer, split=tgt_lang, metric="xling_retrieval",
+                        value=translation_retrieval(ms, mt, labels=labels, center=center), n_eval=len(ms)))
+        if probe_data is not None:
+            feats_s.append(Xs)
+            feats_t.append(Xt)
+    if probe_data is not None:
+        train_rows, src_eval, tgt_eval, y_tr, y_src, y_tgt = probe_data
+        src_acc, tgt_acc = probe_transfer(
+            LinearProbe(random_state=seed, device=device or "auto"),
+            np.stack([X[train_rows] for X in feats_s]), y_tr,
+            np.stack([X[src_eval] for X in feats_s]), y_src,
+            np.stack([X[tgt_eval] for X in feats_t]), y_tgt)
+        for i, layer in enumerate(reps_s.layers):
+            common = dict(base, task=f"{pair}:{label_key}", probe="linear", layer=layer, n_train=len(train_rows))
+            out.append(dict(common, split=tgt_lang, metric="xling_probe_transfer", value=float(tgt_acc[i]),
+                            n_eval=len(tgt_eval)))
+            out.append(dict(common, split=src_lang, metric="xling_probe_source", value=float(src_acc[i]),
+                            n_eval=len(src_eval)))
+    frame = pd.DataFrame([{c: r.get(c) for c in SCORE_COLUMNS} for r in out], columns=list(SCORE_COLUMNS))
+    frame["layer"] = frame["layer"].astype("Int64")
+    return frame

@@ -1,0 +1,298 @@
+"""Cross-lingual transfer: the generator's shared anchors, parallel corpora with word alignments,
+and the per-layer cross-lingual analyses (CKA, translation retrieval, probe transfer)."""
+
+from __future__ import annotations
+
+import pytest
+
+from probekit.data.synthetic import Anchors, generate
+from probekit.data.synthetic.lexicon import is_cognate
+from probekit.errors import ConfigError
+from probekit.transfer.chain import _synthetic_spec, synthetic_sentences
+
+
+def _types(sents):
+    return {t for s in sents for t in s.tokens}
+
+
+# --- anchors -------------------------------------------------------------------------------------
+def test_no_overlap_setting_shares_no_word_with_english():
+    en = generate(200, lang="en", seed=2, anchors="names=0+punct=0")
+    for lang in ("sov", "vos"):
+        other = generate(200, lang=lang, seed=2, anchors="names=0+punct=0")
+        # nothing systematic: only a few short pseudo-words that happen to spell English ones
+        accidental = {t.lower() for t in _types(en)} & {t.lower() for t in _types(other)}
+        assert len(accidental) <= 8 and all(len(t) <= 3 for t in accidental), accidental
+        # the default shares names and punctuation, and only those
+        shared = _types(generate(200, lang="en", seed=2)) & _types(generate(200, lang=lang, seed=2))
+        assert {".", ","} <= shared and any(t[:1].isupper() for t in shared)
+
+
+def test_each_anchor_adds_its_shared_words():
+    en = generate(300, lang="en", seed=4, anchors="numbers=digits")
+    sov = generate(300, lang="sov", seed=4, anchors="numbers=digits")
+    digits = {t for t in _types(sov) if t.isdigit()}
+    assert digits and digits <= _types(en)
+    # spelled numerals are numerals too, but not shared
+    words = generate(300, lang="sov", seed=4, anchors="numbers=words")
+    assert not any(t.isdigit() for t in _types(words))
+    assert sum(u == "NUM" for s in words for u in s.upos) == sum(u == "NUM" for s in sov for u in s.upos) > 0
+    # cognates=1: every open-class stem is the English one (inflection suffixes stay the language's)
+    cog = generate(100, lang="sov", seed=4, anchors="cognates=1")
+    nouns = [(t, s.misc[i][6:]) for s in cog for i, (t, x) in enumerate(zip(s.tokens, s.xpos)) if x == "NN"]
+    # (closed-class time words such as "yesterday" are tagged NN but are no lexicon stems)
+    assert nouns and sum(t.lower() == gloss for t, gloss in nouns) / len(nouns) > 0.95
+
+
+def test_cognates_are_a_fixed_hashed_share_of_the_lemmas():
+    from probekit.data.synthetic import words as W
+
+    glosses = {w.rstrip("+*").split("/")[0] for w in W.THING.split() + W.V_TRANS.split() if "_" not in w}
+    share = sum(is_cognate(g, 0.3) for g in glosses) / len(glosses)
+    assert 0.2 < share < 0.4
+    # monotone: the cognates at 0.3 stay cognates at 0.6
+    assert all(is_cognate(g, 0.6) for g in glosses if is_cognate(g, 0.3))
+    assert not any(is_cognate(g, 0.0) for g in glosses)
+
+
+def test_anchored_languages_share_trees():
+    for anchors in ("numbers=digits+cognates=0.5", "names=0+punct=0+numbers=words"):
+        en, sov = (generate(60, lang=lang, seed=9, anchors=anchors) for lang in ("en", "sov"))
+        for a, b in zip(en, sov):
+            assert sorted(a.upos) == sorted(b.upos)
+            assert sorted(a.lemmas) == sorted(m[6:] for m in b.misc)
+
+
+def test_default_anchors_change_nothing():
+    for lang in ("en", "sov"):
+        assert generate(50, lang=lang, seed=5) == generate(50, lang=lang, seed=5, anchors=Anchors())
+    assert Anchors.parse("") == Anchors() and Anchors().spec() == ""
+
+
+def test_bad_anchor_options_and_languages_name_the_valid_ones():
+    with pytest.raises(ConfigError, match="valid: names, punct, numbers, cognates"):
+        generate(3, anchors="shared=1")
+    with pytest.raises(ConfigError, match=r"cognates must be in \[0, 1\]"):
+        Anchors.parse("cognates=2")
+    with pytest.raises(ConfigError, match="none, digits, words"):
+        Anchors.parse("numbers=roman")
+    with pytest.raises(ConfigError, match="choose one of en, sov, vos"):
+        _synthetic_spec("general@fr:100", 10)
+    with pytest.raises(ConfigError, match="choose one of en, sov, vos"):
+        generate(3, lang="fr")
+
+
+def test_synthetic_specs_carry_anchor_options():
+    assert _synthetic_spec("general@sov+names=0+punct=0:50", 10) == ("general", "sov", 50, "names=0+punct=0")
+    assert _synthetic_spec("biomed@vos", 10) == ("biomed", "vos", 10, "")
+    sents = synthetic_sentences("general@sov+numbers:80", seed=1)
+    assert len(sents) == 80 and any(t.isdigit() for s in sents for t in s.tokens)
+
+
+# --- parallel corpora ----------------------------------------------------------------------------
+from probekit.data.parallel import (  # noqa: E402
+    ParallelCorpus,
+    align_by_gloss,
+    glosses,
+    read_parallel,
+    synthetic_parallel,
+)
+from probekit.errors import DataFormatError  # noqa: E402
+
+
+@pytest.mark.parametrize("target", ["sov", "vos"])
+def test_gloss_alignment_pairs_every_word_with_its_translation(target):
+    pc = synthetic_parallel(80, target=target, seed=6, anchors="numbers=digits")
+    repeated = 0
+    for s, t, pairs in zip(pc.source, pc.target, pc.alignments):
+        assert sorted(a for a, _ in pairs) == list(range(len(s)))
+        assert sorted(b for _, b in pairs) == list(range(len(t)))
+        gs, gt = glosses(s), glosses(t)
+        repeated += len(gs) - len(set(gs))
+        for a, b in pairs:  # same gloss, same tree position: same tag, relation and head's gloss
+            assert (gs[a], s.upos[a], s.deprels[a]) == (gt[b], t.upos[b], t.deprels[b])
+            ha, hb = s.heads[a], t.heads[b]
+            assert (ha == 0) == (hb == 0) and (ha == 0 or gs[ha - 1] == gt[hb - 1])
+    assert repeated > 50  # repeated glosses ("the" twice) were resolved, not avoided
+    rows_s, rows_t = pc.word_pairs()
+    assert len(rows_s) == sum(len(s) for s in pc.source)
+
+
+def test_parallel_mismatches_name_the_first_one():
+    en = generate(5, seed=1)
+    sov = generate(5, lang="sov", seed=1)
+    with pytest.raises(DataFormatError, match="5 source vs 4 target.*source sentence 4"):
+        align_by_gloss(en, sov[:4])
+    sov[2].misc[3] = "Gloss=zebra"
+    with pytest.raises(DataFormatError, match=r"sentence 2 .*has no"):
+        align_by_gloss(en, sov)
+    with pytest.raises(ConfigError, match="choose one of en, sov, vos"):
+        synthetic_parallel(3, target="fr")
+    with pytest.raises(DataFormatError, match="sentence 0: alignment 0-99 is outside"):
+        ParallelCorpus(en[:1], en[:1], [[(0, 99)]])
+
+
+def test_read_parallel_text_and_pharaoh_alignments(tmp_path):
+    (tmp_path / "en.txt").write_text("the dog sleeps\na cat\n")
+    (tmp_path / "xx.txt").write_text("dog-o the sleep-u\ncat a\n")
+    (tmp_path / "al.txt").write_text("0-1 1-0 2-2\n0-1 1-0\n")
+    pc = read_parallel(tmp_path / "en.txt", tmp_path / "xx.txt", tmp_path / "al.txt")
+    assert pc.alignments == [[(0, 1), (1, 0), (2, 2)], [(0, 1), (1, 0)]]
+    assert [r.tolist() for r in pc.word_pairs()] == [[0, 1, 2, 3, 4], [1, 0, 2, 4, 3]]
+    (tmp_path / "short.txt").write_text("the dog sleeps\n")
+    with pytest.raises(DataFormatError, match="first sentence without a partner is number 1"):
+        read_parallel(tmp_path / "en.txt", tmp_path / "short.txt", tmp_path / "al.txt")
+    (tmp_path / "far.txt").write_text("0-1 1-0 2-2\n0-1 5-0\n")
+    with pytest.raises(DataFormatError, match="sentence 1: alignment 5-0 points to source word 5.*'a cat'"):
+        read_parallel(tmp_path / "en.txt", tmp_path / "xx.txt", tmp_path / "far.txt")
+    (tmp_path / "bad.txt").write_text("0-1 1:0\n\n")
+    with pytest.raises(DataFormatError, match="bad alignment '1:0'"):
+        read_parallel(tmp_path / "en.txt", tmp_path / "xx.txt", tmp_path / "bad.txt")
+
+
+# --- per-layer cross-lingual analyses ------------------------------------------------------------
+import numpy as np  # noqa: E402
+
+from probekit.crosslingual import crosslingual_scores, probe_transfer  # noqa: E402
+from probekit.probes import LinearProbe  # noqa: E402
+from probekit.scoring import SCORE_COLUMNS, linear_cka, translation_retrieval  # noqa: E402
+
+
+def test_identical_representations_give_cka_and_retrieval_one_random_gives_chance():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 24))
+    assert linear_cka(X, X) == pytest.approx(1.0)
+    assert translation_retrieval(X, X) == 1.0
+    # a shared offset (a "language direction") and a rotation keep cosine retrieval only when centred
+    Q, _ = np.linalg.qr(rng.normal(size=(24, 24)))
+    assert translation_retrieval(X, X + 3.0) == 1.0
+    assert translation_retrieval(X, X @ Q) < 0.05  # rotation: not the same space
+    hits = [translation_retrieval(X, rng.normal(size=(300, 24))) for _ in range(5)]
+    assert np.mean(hits) < 4 / 300  # chance is 1/300
+    # labels: a neighbour with the same translation counts
+    Z = X.copy()
+    Z[1] = Z[0]  # two occurrences of one word: row 1's nearest neighbour is row 0 (first of the tie)
+    assert translation_retrieval(Z, Z) == pytest.approx(299 / 300)
+    assert translation_retrieval(Z, Z, labels=[0, 0] + list(range(2, 300))) == 1.0
+
+
+def test_probe_transfer_follows_a_shared_label_direction():
+    rng = np.random.default_rng(1)
+    d, n = 16, 400
+    y = rng.integers(0, 2, size=n)
+
+    def feats(direction, labels, offset=0.0):
+        return (np.outer(2 * labels - 1, direction) * 2 + rng.normal(size=(len(labels), d)) + offset)[None]
+
+    shared = np.eye(d)[0]
+    tr, ev = slice(0, 200), slice(200, 400)
+    Xs = feats(shared, y)
+
+    def transfer(X_target, y_target):
+        return probe_transfer(LinearProbe(random_state=0), Xs[:, tr], y[tr], Xs[:, ev], y[ev], X_target, y_target)
+
+    src, same = transfer(feats(shared, y[ev], offset=0.5), y[ev])  # same direction, shifted language
+    _, flipped = transfer(feats(-shared, y[ev]), y[ev])              # the direction means the opposite
+    _, unrelated = transfer(feats(shared, rng.permutation(y[ev])), y[ev])  # labels not in the features
+    assert src[0] > 0.9 and same[0] > 0.9
+    assert flipped[0] < 0.1
+    assert abs(unrelated[0] - 0.5) < 0.12
+
+
+def test_crosslingual_scores_rows_for_a_tiny_model(tmp_path, one_torch_thread):
+    from probekit.extract.tiny import save_tiny
+
+    model = save_tiny("bert", tmp_path / "tiny")
+    pc = synthetic_parallel(40, target="vos", seed=2)
+    frame = crosslingual_scores(model, pc, model_name="tiny")
+    assert list(frame.columns) == list(SCORE_COLUMNS)
+    layers = sorted(frame["layer"].unique())
+    assert len(layers) >= 2
+    for metric in ("xling_cka", "xling_retrieval", "xling_probe_transfer", "xling_probe_source"):
+        sub = frame[frame.metric == metric]
+        assert sorted(sub["layer"]) == layers and sub["value"].between(0, 1).all(), metric
+    assert set(frame[frame.metric == "xling_cka"]["task"]) == {"xling:en-vos"}
+    assert set(frame[frame.metric == "xling_probe_transfer"]["split"]) == {"vos"}
+    # the same corpus on both sides: CKA 1, retrieval 1 and transfer = in-language accuracy
+    same = ParallelCorpus(pc.source, pc.source, [[(i, i) for i in range(len(s))] for s in pc.source])
+    f2 = crosslingual_scores(model, same, model_name="tiny")
+    assert np.allclose(f2[f2.metric == "xling_cka"]["value"], 1.0)
+    assert (f2[f2.metric == "xling_retrieval"]["value"] == 1.0).all()
+    assert np.allclose(f2[f2.metric == "xling_probe_transfer"]["value"].to_numpy(),
+                       f2[f2.metric == "xling_probe_source"]["value"].to_numpy())
+    with pytest.raises(ConfigError, match="lack that layer"):
+        crosslingual_scores(model, read_like_text(pc), model_name="tiny")
+
+
+def read_like_text(pc):
+    """The same pairs without annotation layers, as a text corpus would be."""
+    from probekit.data.records import Sentence
+
+    strip = lambda sents: [Sentence(id=s.id, tokens=s.tokens, lang=s.lang) for s in sents]  # noqa: E731
+    return ParallelCorpus(strip(pc.source), strip(pc.target), pc.alignments)
+
+
+def test_chain_specs_take_anchor_options_and_corpus_lists(tmp_path):
+    from probekit.transfer.chain import _corpus, parse_extra_eval, parse_task
+
+    texts = _corpus(["synthetic:general@en:20", "synthetic:general@sov+names=0+punct=0:10"], tmp_path, 0)
+    assert len(texts) == 30 and texts[-1].endswith("\u3002")
+    task = parse_task("synthetic-pos:general@sov+numbers=digits:40")
+    assert "NUM" in {u for s in task.train for u in s.upos}
+    name, split, sents = parse_extra_eval("pos-sov:test_vos=synthetic:general@vos+cognates=1:30", {task.name: task})
+    assert (name, split, len(sents)) == ("pos-sov", "test_vos", 30)
+    with pytest.raises(ConfigError, match="takes no anchor options"):
+        parse_task("downstream:general@sov+cognates=0.5:40")
+    with pytest.raises(ConfigError, match="unknown anchor option"):
+        parse_task("synthetic-pos:general@sov+cognate=0.5:40")
+
+
+def test_cli_crosslingual_on_files(tmp_path, capsys, one_torch_thread):
+    from probekit.cli import main
+    from probekit.extract.tiny import save_tiny
+
+    model = save_tiny("bert", tmp_path / "tiny")
+    pc = synthetic_parallel(12, target="sov", seed=3)
+    for name, sents in (("en.txt", pc.source), ("sov.txt", pc.target)):
+        (tmp_path / name).write_text("".join(" ".join(s.tokens) + "\n" for s in sents))
+    (tmp_path / "al.txt").write_text("".join(" ".join(f"{a}-{b}" for a, b in p) + "\n" for p in pc.alignments))
+    args = ["crosslingual", "--model", str(model), "--source", str(tmp_path / "en.txt"), "--target",
+            str(tmp_path / "sov.txt"), "--alignment", str(tmp_path / "al.txt"), "--label-key", "none",
+            "--out", str(tmp_path / "x.csv")]
+    assert main(args) == 0
+    import pandas as pd
+
+    frame = pd.read_csv(tmp_path / "x.csv")
+    assert set(frame["metric"]) == {"xling_cka", "xling_retrieval"}
+    (tmp_path / "al.txt").write_text("0-0\n")
+    assert main(args) == 2
+    assert "differ in length" in capsys.readouterr().err
+
+
+def test_chain_finetune_stage_scores_extra_eval_splits_zero_shot(tmp_path, one_torch_thread):
+    from probekit.extract.tiny import save_tiny
+    from probekit.transfer.chain import run_chain
+
+    model = save_tiny("bert", tmp_path / "tiny")
+    stage = {"name": "ft", "kind": "finetune", "from": str(model), "tasks": ["synthetic-pos:general@en:30"],
+             "extra_eval": ["pos-en:test_sov=synthetic:general@sov+cognates=0.5:20"], "max_len": 64,
+             "train": {"steps": 2, "batch_size": 8}}
+    rec = run_chain([stage], tmp_path / "runs")["ft"]
+    assert 0 <= rec["metrics"]["pos-en.test_sov.accuracy"] <= 1
+
+
+def test_crosslingual_suite_declares_a_valid_chain():
+    from pathlib import Path
+
+    from probekit.io import load_toml
+    from probekit.transfer.chain import STAGE_KEYS, _synthetic_spec, parse_task
+
+    suite = load_toml(Path(__file__).parent.parent / "probes" / "crosslingual.toml")
+    stages = suite["transfer"]["stages"]
+    assert [s["kind"] for s in stages] == ["pretrain", "finetune", "finetune"]
+    for st in stages:
+        assert set(st) <= STAGE_KEYS | {"probe"}
+        for spec in st.get("corpus", []) + [e.split("=", 1)[1] for e in st.get("extra_eval", [])]:
+            assert _synthetic_spec(spec.split(":", 1)[1], 10)[3] == "numbers=digits+cognates=0.5"
+        for task in st.get("tasks", []):
+            assert parse_task(task.rsplit(":", 1)[0] + ":8").name == "pos-en"
