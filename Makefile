@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/probekit demo --out reports/demo
+	$(VENV)/bin/probekit run probes/demo.toml --out reports/demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q

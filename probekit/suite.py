@@ -74,7 +74,8 @@ BASELINE_KEYS = {"random_weights": False, "random_seed": 0}
 # [transfer]: a chain of stages (probekit.transfer.chain) whose checkpoints become models of the
 # suite: model "<name>-<stage>", shown as model <name>, checkpoint <stage>. `out` is relative to
 # the suite file, as for `probekit transfer SUITE`, so both commands share the checkpoints.
-TRANSFER_KEYS = {"name": "transfer", "out": "runs/transfer", "layers": "all", "stages": []}
+# `tasks`: the suite tasks its checkpoints are probed on ("all", or a list of task names).
+TRANSFER_KEYS = {"name": "transfer", "out": "runs/transfer", "layers": "all", "tasks": "all", "stages": []}
 STAGE_KINDS = ("pretrain", "adapt", "finetune")
 # Stage keys the suite reads itself (the rest go to the chain): probe the stage's final checkpoint;
 # probe_intermediate: also each intermediate one (train.save_every / train.save_at steps).
@@ -365,6 +366,7 @@ def resolve(raw: dict, path: Path | None = None, *, where: _Where | None = None)
     if not tasks:
         raise ConfigError(f"{where('tasks', section='tasks')}: a suite needs at least one [[tasks]] entry")
     config["tasks"] = tasks
+    _check_transfer_tasks(config, where)
     config["extract"] = _check_keys(config["extract"], EXTRACT_KEYS, where, "extract")
     config["scoring"] = _check_keys(config["scoring"], SCORING_KEYS, where, "scoring")
     config["report"] = _check_keys(config["report"], REPORT_KEYS, where, "report")
@@ -445,6 +447,20 @@ def intermediate_steps(stage: dict) -> list[int]:
     return sorted({*(range(every, steps, every) if every else ()), *(s for s in train.get("save_at", ()) if 0 < s < steps)})
 
 
+def _check_transfer_tasks(config: dict, where: _Where) -> None:
+    transfer = config["transfer"]
+    if not transfer or transfer["tasks"] == "all":
+        return
+    names = [t["name"] for t in config["tasks"]]
+    if not isinstance(transfer["tasks"], list) or not transfer["tasks"]:
+        raise ConfigError(f"{where('transfer', 'tasks')}: tasks = {transfer['tasks']!r}; use \"all\" or a list of "
+                          f"the suite's task names ({', '.join(names)})")
+    for name in transfer["tasks"]:
+        if name not in names:
+            raise ConfigError(f"{where('transfer', 'tasks')}: {name!r} is not a task of this suite; valid: "
+                              f"{', '.join(names)}")
+
+
 def _transfer_models(transfer: dict) -> list[dict]:
     """The checkpoints of ``[transfer]`` stages as model entries, in chain order (``stage`` marks
     them; an intermediate checkpoint is ready once its stage (``after``) is complete)."""
@@ -455,7 +471,8 @@ def _transfer_models(transfer: dict) -> list[dict]:
     models = []
     for st in transfer["stages"]:
         folder = Path(transfer["out"]) / st["name"]
-        common = {"layers": transfer["layers"], "label": transfer["name"], "stage": st["name"]}
+        common = {"layers": transfer["layers"], "label": transfer["name"], "stage": st["name"],
+                  "tasks": transfer["tasks"]}
         if st.get("probe_intermediate"):
             models += [{"id": f"{transfer['name']}-{st['name']}@{step}", "checkpoint": f"{st['name']}@{step}",
                         "path": str(folder / CHECKPOINTS / f"step-{step:07d}"), "after": str(folder), **common}
@@ -482,7 +499,7 @@ def _random_weight_models(models: list[dict], baselines: dict, where: _Where) ->
     sources = [m for m in models if not m.get("stage")] + [m for m in models if m.get("stage")][:1]
     return [{"id": f"{m.get('label') or m['id']}{RANDOM_SUFFIX}", "path": random_spec(m["path"], seed),
              "layers": m["layers"], "checkpoint": "", "baseline_of": m["path"],
-             **({"stage": m["stage"], "after": m.get("after", m["path"])} if m.get("stage") else {})}
+             **({"stage": m["stage"], "after": m.get("after", m["path"]), "tasks": m["tasks"]} if m.get("stage") else {})}
             for m in sources]
 
 
@@ -768,6 +785,8 @@ def plan_units(suite: Suite, out_dir: str | Path, generated: dict | None = None)
     units = []
     for model in cfg["models"]:
         for task in [*cfg["tasks"], *([None] if cfg["scoring"]["cka"] else [])]:
+            if task and model.get("tasks", "all") != "all" and task["name"] not in model["tasks"]:
+                continue  # a [transfer] checkpoint probed on some of the tasks only
             name = task["name"] if task else "cka"
             if model.get("stage") and not stage_complete(model.get("after", model["path"])):
                 # its checkpoint does not exist yet: keyed once the [transfer] stage has run
@@ -820,6 +839,33 @@ def run_transfer(suite: Suite) -> dict:
             err.add_note(note)
             raise
         raise _renamed(err, note) from err
+
+
+def transfer_sections(suite: Suite) -> list[tuple[str, str]]:
+    """Report sections on the suite's ``[transfer]`` results, read from the stages' lineage
+    records (nothing is run): what pre-training buys, fine-tuned from the parent's weights vs from
+    random init, paired by seed (:func:`probekit.transfer.chain.init_comparisons`), and each
+    language-model stage's held-out loss. Empty for a suite without such stages."""
+    transfer = suite.config.get("transfer") or {}
+    if not transfer:
+        return []
+    from probekit.transfer.chain import format_init_comparison, init_comparisons
+    from probekit.transfer.lineage import read_record
+
+    records = {st["name"]: read_record(Path(transfer["out"]) / st["name"]) for st in transfer["stages"]}
+    metrics = {name: rec.get("metrics") or {} for name, rec in records.items()
+               if rec and rec.get("status") == "complete"}
+    sections = []
+    comparisons = init_comparisons(transfer["stages"], metrics)
+    if comparisons:
+        sections.append(("Transfer: fine-tuned from pre-trained weights vs from random init",
+                         "\n\n".join(format_init_comparison(c) for c in comparisons)))
+    losses = [f"{st['name']} ({st['kind']} on {st.get('corpus')}): held-out LM loss "
+              f"{metrics[st['name']]['eval_loss']:.3f} after {records[st['name']].get('steps', '?')} steps"
+              for st in transfer["stages"] if st["kind"] != "finetune" and "eval_loss" in metrics.get(st["name"], {})]
+    if losses:
+        sections.append(("Transfer: language-model stages", "\n".join(losses)))
+    return sections
 
 
 def extract_options(suite: Suite) -> dict:

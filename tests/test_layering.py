@@ -34,8 +34,8 @@ LEVELS: list[tuple[str, tuple[str, ...]]] = [
     ("scoring", ("probekit.scoring",)),
     # pure DataFrame functions on the scores table, layer selection, and rendering them.
     ("analysis", ("probekit.analysis", "probekit.selection", "probekit.report")),
-    # orchestration: one task on every layer, suites, the demo.
-    ("pipeline", ("probekit.run_probes", "probekit.compare", "probekit.suite", "probekit.demo", "probekit.pipeline",
+    # orchestration: one task on every layer, suites (the demo is one), comparisons, cross-lingual analyses.
+    ("pipeline", ("probekit.run_probes", "probekit.compare", "probekit.suite", "probekit.pipeline",
                   "probekit.crosslingual")),
     ("commands", ("probekit.commands", "probekit.cli", "probekit.__main__")),
 ]

@@ -9,6 +9,8 @@ import probekit.run_probes
 from probekit.cli import main
 from probekit.errors import ConfigError
 from probekit.suite import load_suite
+from probekit.transfer.chain import format_init_comparison, init_comparisons
+from probekit.transfer.lineage import read_record
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -78,6 +80,16 @@ def test_transfer_stages_become_models(tmp_path, capsys, monkeypatch):
     assert set(acc.model) == {"chain"} and set(acc.checkpoint) == {"general", "ft"}
     assert sorted(acc[acc.checkpoint == "ft"].layer.astype(int).unique()) == [0, 1, 2]  # tiny: 2 layers
     assert (tmp_path / "runs" / "ft-random" / "probekit.json").is_file()  # run, not probed
+    # ft and ft-random differ only in init: the report compares them, with the records' numbers.
+    pre, rnd = (read_record(tmp_path / "runs" / name)["metrics"]["general.test.accuracy"] for name in ("ft", "ft-random"))
+    report = (out / "report.md").read_text()
+    assert "## Transfer: fine-tuned from pre-trained weights vs from random init" in report
+    assert f"general.test.accuracy: fine-tuned from general {pre:.3f} vs from random init {rnd:.3f}" in report
+    assert f"pre-trained better in {int(pre > rnd)} of 1" in report and "Stages: ft vs ft-random." in report
+    assert "## Transfer: language-model stages" in report and "general (pretrain on synthetic:general:300)" in report
+    rebuilt = tmp_path / "rebuilt"
+    assert main(["report", str(out), "--out", str(rebuilt)]) == 0  # from the results folder alone
+    assert "vs from random init" in (rebuilt / "report.md").read_text()
 
     # A second run trains nothing and probes nothing; `probekit transfer` shares the checkpoints.
     monkeypatch.setattr(probekit.run_probes, "probe_task", lambda *a, **k: pytest.fail("unit recomputed"))
@@ -127,3 +139,40 @@ def test_missing_transfer_inputs_fail_validation(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"s.toml:{_line(text, 'none.txt')}:" in err and "none.txt not found" in err
     assert f"s.toml:{_line(text, 'no-such-model')}:" in err
+
+
+def test_transfer_checkpoints_are_probed_on_the_named_tasks_only(tmp_path):
+    text = SUITE.replace("[[tasks]]\nname = \"pos\"\n", "[[tasks]]\nname = \"pos\"\n[[tasks]]\nname = \"deps\"\n")
+    path = tmp_path / "s.toml"
+    path.write_text(text.replace('out = "runs"', 'out = "runs"\ntasks = ["deps"]'))
+    from probekit.suite import plan_units
+
+    units = plan_units(load_suite(path), tmp_path / "out")
+    assert {(u.model["id"], u.task["name"]) for u in units if u.task} == {("chain-general", "deps"), ("chain-ft", "deps")}
+    path.write_text(text.replace('out = "runs"', 'out = "runs"\ntasks = ["dep"]'))
+    with pytest.raises(ConfigError, match=rf"s.toml:{_line(path.read_text(), 'tasks = ')}: \[transfer.tasks\]: 'dep' is not"):
+        load_suite(path)
+
+
+def _ft(name, init, seed, parent="dapt", task="downstream:biomed:300"):
+    return {"name": name, "kind": "finetune", "from": parent, "init": init, "tasks": [task],
+            "train": {"steps": 10, "seed": seed}}
+
+
+def test_init_comparisons_pair_arms_by_seed():
+    stages = [{"name": "dapt", "kind": "adapt", "from": "general"},
+              _ft("p0", "pretrained", 0), _ft("r0", "random", 0), _ft("p1", "pretrained", 1), _ft("r1", "random", 1),
+              _ft("p2", "pretrained", 2),                       # its random arm has not run: left out
+              _ft("other", "random", 0, task="downstream:biomed:1000")]  # another task size: no pair
+    acc = "biomed.test.accuracy"
+    metrics = {"dapt": {"eval_loss": 3.0}, "p0": {acc: 0.9, "biomed.dev.accuracy": 0.1}, "r0": {acc: 0.6},
+               "p1": {acc: 0.5}, "r1": {acc: 0.7}, "p2": {acc: 0.95}, "other": {acc: 0.99}}
+    [c] = init_comparisons(stages, metrics)
+    assert c["metric"] == acc and c["parent"] == "dapt" and c["seeds"] == [0, 1]
+    assert c["pretrained"] == [0.9, 0.5] and c["random"] == [0.6, 0.7] and c["wins"] == 1
+    assert c["pretrained_stages"] == ["p0", "p1"] and c["random_stages"] == ["r0", "r1"]
+    text = format_init_comparison(c)
+    assert "fine-tuned from dapt 0.700 +- 0.200 vs from random init 0.650 +- 0.050" in text
+    assert "0.900, 0.500 vs 0.600, 0.700" in text and "better in 1 of 2; gain +0.050" in text
+    changed = [dict(st, train={"steps": 20, "seed": 1}) if st["name"] == "r1" else st for st in stages]
+    assert init_comparisons(changed, metrics)[0]["seeds"] == [0]  # other settings: not an arm of the pair

@@ -389,26 +389,3 @@ def test_suite_transfer_section_runs_a_chain(tmp_path, capsys):
     capsys.readouterr()
     assert main(["transfer", str(suite)]) == 0  # everything done: both stages skipped
     assert capsys.readouterr().out.count("skipped") == 2
-
-
-def test_demo_chain_fast(tmp_path):
-    from probekit.transfer.chain import format_headline, run_demo_chain
-
-    result = run_demo_chain(tmp_path, size="fast", threads=1)
-    assert result["dapt_domain_mlm_loss"] < result["general_domain_mlm_loss"]
-    assert 0.0 <= result["random_init_test_accuracy"] <= 1.0 and result["n_test"] == 500
-    assert read_record(tmp_path / "ft-biomed")["parent"] == str((tmp_path / "dapt-biomed").resolve())
-    assert "vs random init" in format_headline(result)
-
-
-def test_headline_reports_spread_and_paired_wins():
-    from probekit.transfer.chain import format_headline
-
-    result = {"domain": "biomed", "seconds": 12.0, "n_test": 500, "general_domain_mlm_loss": 8.2,
-              "dapt_domain_mlm_loss": 5.1, "pretrained_test_accuracy": 0.9, "random_init_test_accuracy": 0.8,
-              "pretrained_test_accuracy_sd": 0.01, "random_init_test_accuracy_sd": 0.05,
-              "pretrained_test_accuracy_per_seed": [0.89, 0.91], "random_init_test_accuracy_per_seed": [0.75, 0.92],
-              "pretrained_wins": 1}
-    line = format_headline(result)
-    assert "0.900 +- 0.010 vs random init 0.800 +- 0.050" in line
-    assert "pre-trained better in 1 of 2" in line and "8.200 -> DAPT 5.100" in line

@@ -38,9 +38,10 @@ def _out_dir(args: argparse.Namespace, suite) -> Path:
     return Path(args.out or Path("reports") / suite.name)
 
 
-def _run(args: argparse.Namespace) -> int:
+def run_command(args: argparse.Namespace) -> int:
+    """``probekit run`` (also ``probekit demo``, on the shipped demo suite)."""
     from probekit.report import write_report
-    from probekit.suite import plan_units, run_selection, run_suite
+    from probekit.suite import plan_units, run_selection, run_suite, transfer_sections
 
     quiet(args)
     suite = _load_checked(args)
@@ -64,7 +65,8 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     scores = run_suite(suite, out, progress=not args.quiet)
     comparisons = run_selection(suite, out, progress=not args.quiet)
-    html = write_report(scores, out, config=suite.config, comparisons=comparisons, **_report_text(suite.config))
+    html = write_report(scores, out, config=suite.config, comparisons=comparisons,
+                        extra_sections=transfer_sections(suite), **_report_text(suite.config))
     print_summary(scores)
     print(f"\nreport: {html}")
     return 0
@@ -125,7 +127,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="override a suite value, e.g. --set data.root=/data --set models.minilm.layers=[0,6]")
     run.add_argument("--dry-run", action="store_true", help="list the units (cached or to run); run nothing")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
-    run.set_defaults(func=_run)
+    run.set_defaults(func=run_command)
 
     validate = subparsers.add_parser(
         "validate", help="check suite files without running them",

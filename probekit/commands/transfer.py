@@ -112,17 +112,20 @@ def cmd_lineage(args: argparse.Namespace) -> int:
 
 
 def cmd_transfer(args: argparse.Namespace) -> int:
+    from probekit.io import load_toml
     from probekit.transfer import chain
 
     if args.demo:
-        result = chain.run_demo_chain(args.out or Path("runs/transfer-demo"), size="fast" if args.fast else "demo",
-                                      threads=args.threads or None)
-        print(chain.format_headline(result))
-        return 0
+        from probekit.commands.demo import DEMO_SUITE
+
+        args.suite = DEMO_SUITE
     if args.suite is None:
-        raise ConfigError("give a suite file with a [transfer] section, or --demo")
+        raise ConfigError("give a suite file with a [transfer] section, or --demo (probes/demo.toml)")
     result = chain.run_suite_transfer(args.suite, out=args.out)
     print(json.dumps(result, indent=2, default=str))
+    stages = load_toml(args.suite)["transfer"]["stages"]
+    for comparison in chain.init_comparisons(stages, {k: v["metrics"] or {} for k, v in result.items()}):
+        print(chain.format_init_comparison(comparison))
     return 0
 
 
@@ -190,11 +193,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser("transfer", help="run a chain of stages (suite [transfer] section or the demo)",
                               description="Runs the stages declared in a suite file's [transfer] section, or the "
-                              "built-in demo chain (pre-train general -> DAPT -> fine-tune vs random init).")
+                              "demo suite's (--demo: pre-train general -> DAPT -> fine-tune vs random init), and compares "
+                              "fine-tuning from pre-trained weights with fine-tuning from random init, paired by seed.")
     p.add_argument("suite", type=Path, nargs="?", help="suite TOML with a [transfer] section")
-    p.add_argument("--demo", action="store_true", help="run the built-in demo chain")
-    p.add_argument("--fast", action="store_true", help="smaller demo (tests, smoke runs)")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch threads for the demo (default 1: fastest on a busy shared CPU; 0: torch's default)")
-    p.add_argument("--out", type=Path, help="output root (default: the suite's transfer.out / runs/transfer-demo)")
+    p.add_argument("--demo", action="store_true", help="the demo suite's chain (probes/demo.toml)")
+    p.add_argument("--out", type=Path, help="output root (default: the suite's transfer.out)")
     p.set_defaults(func=cmd_transfer)

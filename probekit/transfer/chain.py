@@ -1,4 +1,4 @@
-"""Chains of stages: the ``[transfer]`` section of a suite file, and the built-in demo chain.
+"""Chains of stages: the ``[transfer]`` section of a suite file (``probes/demo.toml`` holds the demo's).
 
 Suite files declare stages in order; ``from`` names an earlier stage (or a model folder)::
 
@@ -35,12 +35,12 @@ stages whose fingerprint is unchanged and resumes an interrupted one.
 
 from __future__ import annotations
 
-import time
+import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from probekit.data.records import Sentence
 from probekit.errors import ConfigError
@@ -87,8 +87,9 @@ def synthetic_texts(spec: str, *, seed: int = 0, default_n: int = 20000) -> list
 def parse_task(spec: str, *, seed: int = 0) -> FinetuneTask:
     """A :class:`FinetuneTask` from a spec string.
 
-    * ``downstream:DOMAIN[@LANG][:N]``: the generator's labelled sentence task; train N,
-      dev and test N/4 each (different seeds).
+    * ``downstream:DOMAIN[@LANG][:N[,DEV,TEST]]``: the generator's labelled sentence task; train
+      N, dev and test DEV and TEST sentences (default N/4 each; different seeds). A low-data
+      fine-tuning set wants its own, larger test split: ``downstream:biomed:300,200,500``.
     * ``synthetic-pos:DOMAIN[@LANG][:N]``: UPOS tagging of generator sentences.
     * ``upos:TRAIN[,DEV[,TEST]]`` / ``xpos:...``: token task from CoNLL-U files.
     """
@@ -96,11 +97,17 @@ def parse_task(spec: str, *, seed: int = 0) -> FinetuneTask:
     if kind == "downstream":
         from probekit.data.synthetic import downstream_task
 
-        domain, lang, n, anchors = _synthetic_spec(rest, 2000)
+        head, _, sizes = rest.partition(",")
+        domain, lang, n, anchors = _synthetic_spec(head, 2000)
         if anchors:
             raise ConfigError(f"task spec {spec!r}: the downstream task takes no anchor options ({anchors})")
+        try:
+            dev_n, test_n = (int(x) for x in sizes.split(",")) if sizes else (max(1, n // 4),) * 2
+        except ValueError:
+            raise ConfigError(f"task spec {spec!r}: expected downstream:DOMAIN[@LANG][:N[,DEV,TEST]], "
+                              "e.g. downstream:biomed:300,200,500") from None
         splits = [downstream_task(domain, m, seed=seed + 101 * i, lang=lang)
-                  for i, m in enumerate((n, max(1, n // 4), max(1, n // 4)))]
+                  for i, m in enumerate((n, dev_n, test_n))]
         return FinetuneTask(f"{domain}-{lang}" if lang != "en" else domain, "sequence", *splits)
     if kind == "synthetic-pos":
         domain, lang, n, anchors = _synthetic_spec(rest, 2000)
@@ -180,9 +187,10 @@ def run_chain(stages: list[dict[str, Any]], out: str | Path, *, base: str | Path
             parent = out / src if src in done else (base / src if (base / src).exists() else src)
         if st["kind"] == "pretrain":
             objective = st.get("objective", "mlm")
+            # a named size, then any of layers/hidden/heads/intermediate/dropout given beside it
             sizes = {k: st[k] for k in ("layers", "hidden", "heads", "intermediate", "dropout") if k in st}
-            model = ModelConfig.from_size(st.get("size", "small"), arch=OBJECTIVES[objective],
-                                          max_len=max(128, st.get("seq_len", 128)), **sizes)
+            model = dataclasses.replace(ModelConfig.from_size(st.get("size", "small"), arch=OBJECTIVES[objective],
+                                                              max_len=max(128, st.get("seq_len", 128))), **sizes)
             rec = pretrain(_corpus(st["corpus"], base, train.seed), target, objective=objective, model=model,
                            train=train, seq_len=st.get("seq_len", 128), vocab_size=st.get("vocab_size", 8000),
                            vocab_texts=vocab_texts(st.get("vocab_also"), base, train.seed))
@@ -218,136 +226,65 @@ def run_suite_transfer(suite: str | Path, out: str | Path | None = None) -> dict
             for k, v in run_chain(stages, root, base=suite.parent).items()}
 
 
-# ------------------------------------------------------------------------------- the demo
+# ------------------------------------------------------- what pre-training buys: paired arms
 
-# size -> corpus sizes, vocabulary, model, LM recipe (steps, peak lr, dropout), fine-tuning steps
-# and seeds. The "demo" recipe was chosen by measurement (benchmarks/RESULTS.md, "Demo transfer
-# chain"): the 2-layer BERT sits on a unigram plateau (MLM loss ~5.5) for its first 500-1,500
-# steps; fine-tuning gains from DAPT only once the model has left it (in-domain loss ~3 after 3,000
-# DAPT steps at 1e-3; a 2e-3 peak kept it on the plateau for 2,000 steps). Fine-tuning at 2e-3
-# rather than 1e-3: at 1e-3 the pre-trained runs were still climbing at step 300 and ended anywhere
-# from 0.57 to 0.99; at 2e-3, from the same DAPT models, 0.81-0.99, with random init also better.
-DEMO_SIZES = {
-    "demo": dict(n_general=20000, n_domain=20000, n_task=1000, vocab_size=6000, size="mini", seq_len=64,
-                 lm_batch=32, pretrain_steps=500, pretrain_lr=2e-3, dropout=0.0, dapt_steps=3000, dapt_lr=1e-3,
-                 finetune_steps=300, finetune_lr=2e-3, finetune_seeds=3),
-    "fast": dict(n_general=3000, n_domain=1500, n_task=200, vocab_size=2000, size="tiny", seq_len=32, lm_batch=16,
-                 pretrain_steps=60, pretrain_lr=2e-3, dropout=0.0, dapt_steps=30, dapt_lr=1e-3,
-                 finetune_steps=40, finetune_lr=2e-3, finetune_seeds=1),
-}
+def _arm_key(stage: dict[str, Any]) -> str:
+    """What two fine-tuning stages must share to be arms of one comparison: the parent, the tasks
+    and every setting but ``init`` and the seed."""
+    train = {k: v for k, v in (stage.get("train") or {}).items() if k != "seed"}
+    same = {k: v for k, v in stage.items() if k not in ("name", "init", "train", "probe")}
+    return json.dumps([same, train], sort_keys=True, default=str)
 
 
-def run_demo_chain(out_dir: str | Path, *, size: str = "demo", domain: str = "biomed", seed: int = 0,
-                   threads: int | None = 1, **overrides: Any) -> dict[str, Any]:
-    """Pre-train a small BERT on the generator's ``general`` corpus, adapt it to ``domain`` (DAPT),
-    fine-tune on that domain's downstream task, and fine-tune the same architecture from random
-    initialisation on the same labelled data.
+def init_comparisons(stages: list[dict[str, Any]], metrics: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    """Fine-tuned from the parent's weights vs from random initialisation, paired by seed.
 
-    The WordPiece vocabulary is trained on the general and the domain text (``vocab_texts``). Each
-    fine-tuning run ends on its best dev evaluation (``keep_best``), in both arms alike.
+    Parameters
+    ----------
+    stages : list of dict
+        Stage declarations as in the module docstring (``[[transfer.stages]]``).
+    metrics : dict
+        Stage name -> its lineage ``metrics`` (stages not run yet are simply absent).
 
     Returns
     -------
-    dict
-        Headline numbers on held-out data: ``general_domain_mlm_loss`` vs ``dapt_domain_mlm_loss``
-        (same in-domain text, same masks), ``pretrained_test_accuracy`` (fine-tuned from the DAPT
-        model) vs ``random_init_test_accuracy``, plus ``seconds`` and the stage folders.
-
-    ``threads`` sets torch's intra-op threads for the run (restored after; ``None``: leave torch's).
-    The default, 1, costs little on an idle CPU for models this small and is 5-20x faster than 2
-    threads on a CPU shared with other busy processes (OpenMP spin-waiting).
+    list of dict
+        One entry per group of ``finetune`` stages that differ only in ``init`` and
+        ``train.seed``, and per test accuracy they report (``<task>.test.accuracy``), with
+        ``metric``, ``parent``, ``seeds`` (those both arms ran), ``pretrained`` / ``random``
+        (values per seed, in ``seeds`` order), their stage names, and ``wins`` (seeds where the
+        pre-trained arm scored higher). A seed sets the fine-tuning data draw, head and batch
+        order alike in both arms, so the arms are compared seed by seed.
     """
-    from probekit.data.synthetic import downstream_task
-    from probekit.transfer.adapt import adapt
-    from probekit.transfer.finetune import finetune
-    from probekit.transfer.pretrain import ModelConfig, lm_loss, pretrain
-
-    if size not in DEMO_SIZES:
-        raise ConfigError(f"demo size {size!r}: expected one of {sorted(DEMO_SIZES)}")
-    p = {**DEMO_SIZES[size], **overrides}
-    if threads:
-        before = torch.get_num_threads()
-        torch.set_num_threads(threads)
-        try:
-            return run_demo_chain(out_dir, size=size, domain=domain, seed=seed, threads=None, **overrides)
-        finally:
-            torch.set_num_threads(before)
-    out_dir = Path(out_dir)
-    start = time.time()
-    texts = lambda sents: [s.text or " ".join(s.tokens) for s in sents]  # noqa: E731
-    from probekit.data.synthetic import generate
-
-    general = texts(generate(p["n_general"], domain="general", seed=seed))
-    in_domain = texts(generate(p["n_domain"], domain=domain, seed=seed + 1))
-    held_out = texts(generate(300, domain=domain, seed=seed + 2))
-    model = ModelConfig.from_size(p["size"], max_len=p["seq_len"], dropout=p["dropout"])
-    lm = dict(batch_size=p["lm_batch"], seed=seed, warmup=0.1)
-    # The vocabulary is trained on the domain text too: one of the small general corpus alone splits
-    # the domain's words into characters ("increase" -> in ##c ##re ##as ##e), which no real
-    # general-domain vocabulary does (benchmarks/RESULTS.md, "Demo transfer chain").
-    pre = pretrain(general, out_dir / "general", model=model, seq_len=p["seq_len"], vocab_size=p["vocab_size"],
-                   vocab_texts=in_domain,
-                   train=TrainConfig(steps=p["pretrain_steps"], lr=p["pretrain_lr"],
-                                     eval_every=max(1, p["pretrain_steps"] // 4),
-                                     save_every=max(1, p["pretrain_steps"] // 2), **lm))
-    dapt = adapt(out_dir / "general", in_domain, out_dir / f"dapt-{domain}", seq_len=p["seq_len"],
-                 train=TrainConfig(steps=p["dapt_steps"], lr=p["dapt_lr"], **lm))
-    general_loss = lm_loss(out_dir / "general", held_out, seq_len=p["seq_len"], seed=seed)["eval_loss"]
-    dapt_loss = lm_loss(out_dir / f"dapt-{domain}", held_out, seq_len=p["seq_len"], seed=seed)["eval_loss"]
-
-    splits = [downstream_task(domain, n, seed=seed + 10 + i) for i, n in enumerate((p["n_task"], 200, 500))]
-    task = FinetuneTask(domain, "sequence", *splits)
-    # One fine-tuning run of a small model on 1,000 examples is noisy (0.67-0.97 seen from one
-    # pre-trained model), so both arms run the same fine-tuning seeds and are compared per seed.
-    key = f"{domain}.test.accuracy"
-    accuracy: dict[str, list[float]] = {"pretrained": [], "random": []}
-    ft = None
-    for ft_seed in range(seed, seed + p["finetune_seeds"]):
-        suffix = "" if ft_seed == seed else f"-seed{ft_seed}"
-        # Both arms end on their best dev evaluation: a small model fine-tuned on 1,000 examples
-        # can fall off late in a run, and the comparison is of what each init can reach.
-        ft_train = TrainConfig(steps=p["finetune_steps"], batch_size=32, lr=p["finetune_lr"], warmup=0.1,
-                               seed=ft_seed,
-                               eval_every=max(1, p["finetune_steps"] // 6), keep_best=f"{domain}.dev.accuracy")
-        run = finetune(out_dir / f"dapt-{domain}", task, out_dir / f"ft-{domain}{suffix}", train=ft_train,
-                       max_len=p["seq_len"])
-        rnd = finetune(out_dir / f"dapt-{domain}", task, out_dir / f"ft-{domain}-random-init{suffix}",
-                       init="random", train=ft_train, max_len=p["seq_len"])
-        ft = ft or run
-        accuracy["pretrained"].append(run["metrics"][key])
-        accuracy["random"].append(rnd["metrics"][key])
-    return {
-        "domain": domain, "size": size,
-        "general_domain_mlm_loss": general_loss, "dapt_domain_mlm_loss": dapt_loss,
-        "pretrained_test_accuracy": float(np.mean(accuracy["pretrained"])),
-        "random_init_test_accuracy": float(np.mean(accuracy["random"])),
-        "pretrained_test_accuracy_sd": float(np.std(accuracy["pretrained"])),
-        "random_init_test_accuracy_sd": float(np.std(accuracy["random"])),
-        "pretrained_test_accuracy_per_seed": accuracy["pretrained"],
-        "random_init_test_accuracy_per_seed": accuracy["random"],
-        # paired by fine-tuning seed (same batch order and head initialisation in both arms)
-        "pretrained_wins": int(sum(a > b for a, b in zip(accuracy["pretrained"], accuracy["random"]))),
-        "pretrain_eval_loss": pre["metrics"].get("eval_loss"), "dapt_eval_loss": dapt["metrics"].get("eval_loss"),
-        "n_test": ft["metrics"].get(f"{domain}.test.n"), "seconds": time.time() - start,
-        "stages": {name: str(out_dir / name) for name in
-                   ("general", f"dapt-{domain}", f"ft-{domain}", f"ft-{domain}-random-init")},
-    }
+    groups: dict[str, dict[str, dict[int, str]]] = {}
+    for st in stages:
+        if st.get("kind") != "finetune" or st.get("name") not in metrics:
+            continue
+        seed = int((st.get("train") or {}).get("seed", 0))
+        groups.setdefault(_arm_key(st), {}).setdefault(st.get("init", "pretrained"), {})[seed] = st["name"]
+    out = []
+    for arms in groups.values():
+        pre, rnd = arms.get("pretrained", {}), arms.get("random", {})
+        seeds = sorted(set(pre) & set(rnd))
+        if not seeds:
+            continue
+        first = next(st for st in stages if st.get("name") == pre[seeds[0]])
+        for metric in sorted(k for k in metrics[pre[seeds[0]]] if k.endswith(".test.accuracy")):
+            a = [float(metrics[pre[s]][metric]) for s in seeds]
+            b = [float(metrics[rnd[s]].get(metric, float("nan"))) for s in seeds]
+            out.append({"metric": metric, "parent": first.get("from"), "seeds": seeds,
+                        "pretrained": a, "random": b, "pretrained_stages": [pre[s] for s in seeds],
+                        "random_stages": [rnd[s] for s in seeds], "wins": int(sum(x > y for x, y in zip(a, b)))})
+    return out
 
 
-def format_headline(result: dict[str, Any]) -> str:
-    """Two-line human summary of :func:`run_demo_chain`."""
-    seeds = len(result.get("pretrained_test_accuracy_per_seed", [0]))
-    acc = f"test accuracy {result['pretrained_test_accuracy']:.3f}"
-    rnd = f"{result['random_init_test_accuracy']:.3f}"
-    per_seed = ""
-    if seeds > 1:
-        acc += f" +- {result['pretrained_test_accuracy_sd']:.3f}"
-        rnd += f" +- {result['random_init_test_accuracy_sd']:.3f}"
-        per_seed = (f"; per fine-tuning seed {', '.join(f'{v:.3f}' for v in result['pretrained_test_accuracy_per_seed'])}"
-                    f" vs {', '.join(f'{v:.3f}' for v in result['random_init_test_accuracy_per_seed'])}; "
-                    f"pre-trained better in {result['pretrained_wins']} of {seeds}")
-    return (f"transfer demo ({result['domain']}, {result['seconds']:.0f}s): fine-tuned from pre-trained+DAPT "
-            f"{acc} vs random init {rnd} (n={result['n_test']}, mean{' +- sd' if seeds > 1 else ''} of "
-            f"{seeds} fine-tuning seed{'s' if seeds > 1 else ''}{per_seed})\n"
-            f"in-domain MLM loss: general {result['general_domain_mlm_loss']:.3f} -> DAPT "
-            f"{result['dapt_domain_mlm_loss']:.3f}")
+def format_init_comparison(comparison: dict[str, Any]) -> str:
+    """A comparison of :func:`init_comparisons` in words, with its numbers."""
+    a, b, n = np.array(comparison["pretrained"]), np.array(comparison["random"]), len(comparison["seeds"])
+    spread = lambda x: f"{x.mean():.3f}" + (f" +- {x.std():.3f}" if n > 1 else "")  # noqa: E731
+    per_seed = lambda x: ", ".join(f"{v:.3f}" for v in x)  # noqa: E731
+    arms = " / ".join(f"{p} vs {r}" for p, r in zip(comparison["pretrained_stages"], comparison["random_stages"]))
+    return (f"{comparison['metric']}: fine-tuned from {comparison['parent']} {spread(a)} vs from random init "
+            f"{spread(b)} (mean{' +- sd' if n > 1 else ''} over {n} seed{'s' if n > 1 else ''}: "
+            f"{per_seed(a)} vs {per_seed(b)}); pre-trained better in {comparison['wins']} of {n}; "
+            f"gain {float((a - b).mean()):+.3f}. Stages: {arms}.")
