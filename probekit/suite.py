@@ -51,7 +51,7 @@ TOP_KEYS = {"name": None, "description": "", "seeds": [0], "data": {}, "models":
             "probes": {}, "extract": {}, "scoring": {}, "transfer": {}, "report": {}, "selection": None,
             "baselines": {}}
 DATA_KEYS = {"root": None, "synthetic": None}
-MODEL_KEYS = {"id": None, "path": None, "layers": "all", "checkpoint": ""}
+MODEL_KEYS = {"id": None, "path": None, "layers": "all", "checkpoint": "", "probes": "all"}
 TASK_KEYS = {"name": None, "train": None, "eval": None, "test": None, "control": False, "max_train": None,
              "max_eval": None, "span_pooling": "mean"}
 SYNTHETIC_KEYS = {"domain": "general", "lang": "en", "train_sentences": 2000, "eval_sentences": 500,
@@ -75,7 +75,8 @@ BASELINE_KEYS = {"random_weights": False, "random_seed": 0}
 # suite: model "<name>-<stage>", shown as model <name>, checkpoint <stage>. `out` is relative to
 # the suite file, as for `probekit transfer SUITE`, so both commands share the checkpoints.
 # `tasks`: the suite tasks its checkpoints are probed on ("all", or a list of task names).
-TRANSFER_KEYS = {"name": "transfer", "out": "runs/transfer", "layers": "all", "tasks": "all", "stages": []}
+TRANSFER_KEYS = {"name": "transfer", "out": "runs/transfer", "layers": "all", "tasks": "all", "probes": "all",
+                 "stages": []}
 STAGE_KINDS = ("pretrain", "adapt", "finetune")
 # Stage keys the suite reads itself (the rest go to the chain): probe the stage's final checkpoint;
 # probe_intermediate: also each intermediate one (train.save_every / train.save_at steps).
@@ -376,7 +377,22 @@ def resolve(raw: dict, path: Path | None = None, *, where: _Where | None = None)
     if not config["probes"]:
         config["probes"] = {"linear": {}}
     _check_probes(config["probes"], config["tasks"], where)
+    _check_model_probes(config, where)
     return Suite(path=path, config=config, where=where)
+
+
+def _check_model_probes(config: dict, where: _Where) -> None:
+    """A model's (or the [transfer] chain's) ``probes``: "all" of [probes], or some of them by name."""
+    given = [(where("models", i, "probes"), m["probes"]) for i, m in enumerate(config["models"])
+             if not m.get("stage") and not m.get("baseline_of")]
+    if config["transfer"]:
+        given.append((where("transfer", "probes"), config["transfer"]["probes"]))
+    for at, probes in given:
+        if probes == "all":
+            continue
+        if not isinstance(probes, list) or not probes or any(p not in config["probes"] for p in probes):
+            raise ConfigError(f"{at}: probes = {probes!r}; use \"all\" or a list of the suite's [probes] "
+                              f"({', '.join(config['probes'])})")
 
 
 def _resolve_transfer(section: dict, where: _Where, base: Path) -> dict:
@@ -472,7 +488,7 @@ def _transfer_models(transfer: dict) -> list[dict]:
     for st in transfer["stages"]:
         folder = Path(transfer["out"]) / st["name"]
         common = {"layers": transfer["layers"], "label": transfer["name"], "stage": st["name"],
-                  "tasks": transfer["tasks"]}
+                  "tasks": transfer["tasks"], "probes": transfer["probes"]}
         if st.get("probe_intermediate"):
             models += [{"id": f"{transfer['name']}-{st['name']}@{step}", "checkpoint": f"{st['name']}@{step}",
                         "path": str(folder / CHECKPOINTS / f"step-{step:07d}"), "after": str(folder), **common}
@@ -487,18 +503,27 @@ def _random_weight_models(models: list[dict], baselines: dict, where: _Where) ->
     """The ``[baselines] random_weights`` variants of ``models`` (``baseline_of``: the source's path)."""
     from probekit.extract.random_weights import RANDOM_SUFFIX, random_spec
 
-    if not isinstance(baselines["random_weights"], bool):
-        raise ConfigError(f"{where('baselines', 'random_weights')}: random_weights = {baselines['random_weights']!r}; "
-                          "use true or false")
+    wanted = baselines["random_weights"]
+    # One per architecture: a transfer chain's stages share theirs, so its first probed stage stands for all.
+    sources = [m for m in models if not m.get("stage")] + [m for m in models if m.get("stage")][:1]
+    names = [m.get("label") or m["id"] for m in sources]
+    if isinstance(wanted, list) and wanted and all(isinstance(w, str) for w in wanted):
+        for name in wanted:
+            if name not in names:
+                raise ConfigError(f"{where('baselines', 'random_weights')}: {name!r} is not a model of this suite; "
+                                  f"valid: {', '.join(names)} (a [transfer] chain by its name)")
+        sources = [m for m, name in zip(sources, names) if name in wanted]
+    elif not isinstance(wanted, bool):
+        raise ConfigError(f"{where('baselines', 'random_weights')}: random_weights = {wanted!r}; use true (every "
+                          f"model), false, or a list of model ids ({', '.join(names)})")
+    elif not wanted:
+        sources = []
     seed = baselines["random_seed"]
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ConfigError(f"{where('baselines', 'random_seed')}: random_seed = {seed!r}; use a non-negative integer")
-    if not baselines["random_weights"]:
-        return []
-    # One per architecture: a transfer chain's stages share theirs, so its first probed stage stands for all.
-    sources = [m for m in models if not m.get("stage")] + [m for m in models if m.get("stage")][:1]
+    # The baseline is probed like its source: same layers, probes and (for a chain) tasks.
     return [{"id": f"{m.get('label') or m['id']}{RANDOM_SUFFIX}", "path": random_spec(m["path"], seed),
-             "layers": m["layers"], "checkpoint": "", "baseline_of": m["path"],
+             "layers": m["layers"], "checkpoint": "", "baseline_of": m["path"], "probes": m["probes"],
              **({"stage": m["stage"], "after": m.get("after", m["path"]), "tasks": m["tasks"]} if m.get("stage") else {})}
             for m in sources]
 
@@ -930,8 +955,9 @@ def _probe_unit(suite: Suite, unit: Unit, generated: dict, progress: bool):
 
     cfg, model, task = suite.config, unit.model, unit.task
     train, evaluation = load_task_data(suite, task, generated)
+    probes = list(cfg["probes"]) if model["probes"] == "all" else model["probes"]
     return probe_task(
-        model["path"], train, evaluation, task=task["name"], probes=list(cfg["probes"]),
+        model["path"], train, evaluation, task=task["name"], probes=probes,
         control=bool(task["control"]), layers=model["layers"], seeds=cfg["seeds"],
         span_pooling=task["span_pooling"], n_boot=cfg["scoring"]["bootstrap"],
         confidence=cfg["scoring"]["confidence"], mdl=cfg["scoring"]["mdl"], probe_params=cfg["probes"],

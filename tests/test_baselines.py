@@ -138,7 +138,7 @@ def test_suite_baselines_intermediate_checkpoints_and_their_report(tmp_path, tin
 
 
 @pytest.mark.parametrize("edit, message", [
-    ("random_weights = true", "random_weights = 'yes'; use true or false"),
+    ("random_weights = true", "random_weights = 'yes'; use true (every model), false, or a list of model ids"),
     ("random_seed = 3", "unknown key 'random_sed'; did you mean 'random_seed'?"),
     ("probe_intermediate = true", "saves no intermediate checkpoint"),
 ])
@@ -154,6 +154,21 @@ def test_bad_baseline_and_intermediate_keys_are_refused(tmp_path, edit, message)
     with pytest.raises(ConfigError, match="s.toml:[0-9]+: ") as err:
         load_suite(tmp_path / "s.toml")
     assert message in str(err.value)
+
+
+def test_random_weights_for_named_models_only_probed_like_their_source(tmp_path):
+    from probekit.suite import load_suite
+
+    text = STUDY.replace("random_weights = true", 'random_weights = ["chain"]').replace(
+        'out = "runs"', 'out = "runs"\nprobes = ["linear"]')
+    (tmp_path / "s.toml").write_text(text)
+    models = {m["id"]: m for m in load_suite(tmp_path / "s.toml").config["models"]}
+    assert [m for m in models if m.endswith(":random")] == ["chain:random"]
+    assert models["chain:random"]["probes"] == models["chain-ft"]["probes"] == ["linear"]
+    assert models["tiny"]["probes"] == "all"
+    (tmp_path / "s.toml").write_text(text.replace('["chain"]', '["chian"]'))
+    with pytest.raises(ConfigError, match=r"'chian' is not a model of this suite; valid: tiny, chain"):
+        load_suite(tmp_path / "s.toml")
 
 
 def test_stage_layers_override_the_size():

@@ -119,3 +119,19 @@ def test_bad_values_name_the_line(tmp_path, model, section, line, message):
     number = path.read_text().splitlines().index(line) + 1
     with pytest.raises(ConfigError, match=rf"s.toml:{number}: \[{section}.*{message}"):
         load_suite(path)
+
+
+def test_model_probes_key_runs_only_the_named_probes(tmp_path, model):
+    text = _suite(tmp_path, model).read_text().replace('path = "', 'probes = ["linear"]\npath = "', 1)
+    text = text.replace("[probes]\n", "[probes]\nmlp = { max_epochs = 2, hidden_layer_sizes = [8] }\n")
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    scores = run_suite(load_suite(path), tmp_path / "out", progress=False)
+    assert set(scores.loc[scores.metric == "accuracy", "probe"]) == {"linear", "mix_cumulative"}
+    keyed = plan_units(load_suite(path), tmp_path / "out")[0].key
+    path.write_text(text.replace('probes = ["linear"]', 'probes = "all"'))
+    assert plan_units(load_suite(path), tmp_path / "out")[0].key != keyed  # the probe subset is in the key
+    path.write_text(text.replace('probes = ["linear"]', 'probes = ["lineer"]'))
+    with pytest.raises(ConfigError, match=r"p.toml:7: \[models\[0\].probes\]: probes = \['lineer'\]; use \"all\" "
+                                          r"or a list of the suite's \[probes\] \(mlp, linear\)"):
+        load_suite(path)
