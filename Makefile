@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/probekit run probes/demo.toml --out reports/demo
+	$(VENV)/bin/probekit run probes/demo.toml --out reports/demo --jobs 2
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -913,11 +913,7 @@ def run_suite(suite: Suite, out_dir: str | Path, *, progress: bool = True) -> "p
     key hashing its resolved configuration, so an interrupted run resumes where it stopped and a
     re-run with an unchanged configuration recomputes nothing (extraction is cached as well).
     """
-    import pandas as pd
     from tqdm.auto import tqdm
-
-    from probekit.errors import ProbekitError
-    from probekit.io import atomic_write_text
 
     problems = check_suite(suite)
     if problems:
@@ -926,25 +922,43 @@ def run_suite(suite: Suite, out_dir: str | Path, *, progress: bool = True) -> "p
     (out / "units").mkdir(parents=True, exist_ok=True)
     run_transfer(suite)  # first: its checkpoints are models of the units below
     generated: dict = {}
-    frames = []
     units = plan_units(suite, out, generated)
     for unit in tqdm(units, desc=f"suite {suite.name}", disable=not progress):
         if not unit.cached:
-            try:
-                scores = (_probe_unit(suite, unit, generated, progress) if unit.task is not None
-                          else _layer_similarity_unit(suite, unit, generated, progress))
-            except Exception as err:
-                done = sum(u.cached for u in units)
-                where = suite.where("tasks", suite.config["tasks"].index(unit.task)) if unit.task else suite.where(
-                    "scoring", "cka")
-                note = (f"{where}: unit {unit.label} failed; the {done} finished unit(s) stay in "
-                        f"{out / 'units'} and a re-run starts from there")
-                if not isinstance(err, ProbekitError):  # a bug, not bad input: keep the traceback
-                    err.add_note(note)
-                    raise
-                raise _renamed(err, note) from err
-            atomic_write_text(unit.file, scores.to_csv(index=False))
-        frames.append(pd.read_csv(unit.file))  # same dtypes whether computed now or resumed
+            run_unit(suite, unit, generated, progress=progress)
+    return collect_scores(units, out)
+
+
+def run_unit(suite: Suite, unit: Unit, generated: dict, *, progress: bool = True) -> None:
+    """Compute one unit and save it atomically to ``unit.file``; a failure names the unit and its
+    suite line, and says that finished units stay."""
+    from probekit.errors import ProbekitError
+    from probekit.io import atomic_write_text
+
+    try:
+        scores = (_probe_unit(suite, unit, generated, progress) if unit.task is not None
+                  else _layer_similarity_unit(suite, unit, generated, progress))
+    except Exception as err:
+        units_dir = unit.file.parent
+        done = sum(1 for f in units_dir.glob("*.csv") if not f.name.endswith("__pending.csv"))
+        where = suite.where("tasks", suite.config["tasks"].index(unit.task)) if unit.task else suite.where(
+            "scoring", "cka")
+        note = (f"{where}: unit {unit.label} failed; the {done} finished unit(s) stay in "
+                f"{units_dir} and a re-run starts from there")
+        if not isinstance(err, ProbekitError):  # a bug, not bad input: keep the traceback
+            err.add_note(note)
+            raise
+        raise _renamed(err, note) from err
+    atomic_write_text(unit.file, scores.to_csv(index=False))
+
+
+def collect_scores(units: list[Unit], out: Path) -> "pd.DataFrame":
+    """The finished units' rows in plan order, saved as ``out/scores.csv``."""
+    import pandas as pd
+
+    from probekit.io import atomic_write_text
+
+    frames = [pd.read_csv(unit.file) for unit in units]  # same dtypes whether computed now or resumed
     scores = pd.concat(frames, ignore_index=True)
     atomic_write_text(out / "scores.csv", scores.to_csv(index=False))
     return scores

@@ -40,10 +40,16 @@ def test_fast_demo_writes_a_complete_report(minilm, tmp_path):
     chain = summary[summary.model == "chain"]
     assert set(chain.checkpoint) == {"general", "dapt-biomed", "ft-biomed", "ft-biomed-random-init"}
     assert set(chain.task) == {"pos", "deps"}
+    assert set(chain.probe) == {"linear"}  # [transfer] probes = ["linear"]; MiniLM runs every [probes] entry
+    assert set(minilm_rows.probe) == {"linear", "mlp"}
+    assert set(summary[summary.model == "chain:random"].task) == {"pos", "deps"}  # [baselines] for the chain only
+    assert "minilm:random" not in set(summary.model)
     scores = pd.read_csv(out / "scores.csv")
     assert sorted(scores[scores.model == "chain"].layer.dropna().unique()) == [0, 1, 2, 3, 4]  # NaN: whole-model rows
     config = json.loads((out / "config.json").read_text())
     assert config["name"] == "demo" and len(config["transfer"]["stages"]) == 8
     report = (out / "report.md").read_text()
     assert "biomed.test.accuracy: fine-tuned from dapt-biomed" in report and "of 3" in report
+    selection = report.split("## Which layers to use: frozen features vs fine-tuning", 1)[1].split("\n## ", 1)[0]
+    assert "deps" in selection and "fine-tun" in selection  # [selection] on deps, beside full fine-tuning
     assert "probekit demo" in (out / "report.html").read_text()

@@ -35,7 +35,7 @@ LEVELS: list[tuple[str, tuple[str, ...]]] = [
     # pure DataFrame functions on the scores table, layer selection, and rendering them.
     ("analysis", ("probekit.analysis", "probekit.selection", "probekit.report")),
     # orchestration: one task on every layer, suites (the demo is one), comparisons, cross-lingual analyses.
-    ("pipeline", ("probekit.run_probes", "probekit.compare", "probekit.suite", "probekit.pipeline",
+    ("pipeline", ("probekit.run_probes", "probekit.compare", "probekit.suite", "probekit.workers", "probekit.pipeline",
                   "probekit.crosslingual")),
     ("commands", ("probekit.commands", "probekit.cli", "probekit.__main__")),
 ]

@@ -13,7 +13,8 @@ DEMO_SUITE = Path(__file__).resolve().parents[2] / "probes" / "demo.toml"
 FINETUNE_STAGES = ("ft-biomed", "ft-biomed-random-init", "ft-biomed-seed1", "ft-biomed-random-init-seed1",
                    "ft-biomed-seed2", "ft-biomed-random-init-seed2")
 FAST_OVERRIDES = [
-    "data.synthetic.train_sentences=300", "data.synthetic.eval_sentences=100", "scoring.bootstrap=100",
+    "data.synthetic.train_sentences=300", "data.synthetic.eval_sentences=100", "data.synthetic.test_sentences=100",
+    "scoring.bootstrap=100", "selection.finetune_steps=10",
     "transfer.out=../runs/demo-transfer-fast",  # never the full run's checkpoints
     "transfer.stages.general.corpus=synthetic:general:2000", "transfer.stages.general.vocab_also=['synthetic:biomed:1000']",
     "transfer.stages.general.vocab_size=2000", "transfer.stages.general.hidden=64", "transfer.stages.general.train.steps=30",
@@ -32,11 +33,13 @@ def _demo(args: argparse.Namespace) -> int:
         raise ConfigError(f"demo suite {DEMO_SUITE} not found; run the demo from a probekit checkout")
     overrides = (FAST_OVERRIDES if args.fast else []) + args.set
     return run_command(argparse.Namespace(suite=str(DEMO_SUITE), out=args.out, set=overrides, dry_run=args.dry_run,
-                                          quiet=args.quiet))
+                                          quiet=args.quiet, jobs=args.jobs))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``demo``."""
+    from probekit.commands.suite import add_jobs_argument
+
     demo = subparsers.add_parser(
         "demo", help="the main job on the embedded default (no external data): probekit run probes/demo.toml",
         description="Runs the shipped demo suite (probes/demo.toml) exactly as `probekit run probes/demo.toml "
@@ -50,4 +53,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a demo suite value")
     demo.add_argument("--dry-run", action="store_true", help="list the stages and units (done or to run); run nothing")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_jobs_argument(demo)
     demo.set_defaults(func=_demo)

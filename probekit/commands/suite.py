@@ -63,13 +63,30 @@ def run_command(args: argparse.Namespace) -> int:
         done = sum(u.cached for u in units)
         print(f"\n{len(units)} units: {done} cached, {len(units) - done} to run (report: {out / 'report.html'})")
         return 0
-    scores = run_suite(suite, out, progress=not args.quiet)
-    comparisons = run_selection(suite, out, progress=not args.quiet)
+    if args.jobs > 1:
+        from probekit.workers import run_parallel
+
+        scores, comparisons = run_parallel(suite, out, jobs=args.jobs, progress=not args.quiet)
+    else:
+        scores = run_suite(suite, out, progress=not args.quiet)
+        comparisons = run_selection(suite, out, progress=not args.quiet)
     html = write_report(scores, out, config=suite.config, comparisons=comparisons,
                         extra_sections=transfer_sections(suite), **_report_text(suite.config))
     print_summary(scores)
     print(f"\nreport: {html}")
     return 0
+
+
+def add_jobs_argument(parser: argparse.ArgumentParser) -> None:
+    """``--jobs N``: worker processes (probekit.workers); the same units and files as one process."""
+    def jobs(text: str) -> int:
+        if not text.isdigit() or int(text) < 1:
+            raise argparse.ArgumentTypeError(f"--jobs {text!r}: use a number of worker processes, 1 or more")
+        return int(text)
+
+    parser.add_argument("--jobs", type=jobs, default=1, metavar="N",
+                        help="run independent work (the transfer chain, each model's units, [selection]) in N "
+                        "worker processes with cores/N torch threads each (default 1: this process)")
 
 
 def _report_text(config: dict) -> dict:
@@ -127,6 +144,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="override a suite value, e.g. --set data.root=/data --set models.minilm.layers=[0,6]")
     run.add_argument("--dry-run", action="store_true", help="list the units (cached or to run); run nothing")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_jobs_argument(run)
     run.set_defaults(func=run_command)
 
     validate = subparsers.add_parser(

@@ -1,0 +1,83 @@
+"""``probekit run --jobs N`` (probekit.workers): the same units, rows and [selection] results as one
+process, with the transfer chain trained in a worker beside the other models' units."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from probekit.cli import main
+from probekit.extract.tiny import save_tiny
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+SUITE = """name = "jobs"
+[data.synthetic]
+train_sentences = 60
+eval_sentences = 30
+test_sentences = 30
+[[models]]
+id = "tiny"
+path = "tiny"
+[[tasks]]
+name = "pos"
+control = true
+[[tasks]]
+name = "tense"
+[probes]
+linear = { max_epochs = 3 }
+[scoring]
+bootstrap = 20
+[selection]
+tasks = ["pos"]
+strategies = ["best", "last"]
+finetune = false
+[transfer]
+name = "chain"
+out = "runs"
+tasks = ["pos"]
+[[transfer.stages]]
+name = "general"
+kind = "pretrain"
+corpus = "synthetic:general:300"
+size = "tiny"
+seq_len = 32
+vocab_size = 600
+train = { steps = 4, batch_size = 8 }
+[[transfer.stages]]
+name = "ft"
+kind = "finetune"
+from = "general"
+tasks = ["downstream:general:40"]
+max_len = 32
+train = { steps = 2, batch_size = 8 }
+"""
+
+
+@pytest.mark.slow
+def test_two_workers_give_the_rows_of_one_process(tmp_path):
+    save_tiny("bert", tmp_path / "tiny")
+    (tmp_path / "s.toml").write_text(SUITE)
+    assert main(["run", str(tmp_path / "s.toml"), "--out", str(tmp_path / "jobs2"), "--jobs", "2", "--quiet"]) == 0
+    assert main(["run", str(tmp_path / "s.toml"), "--out", str(tmp_path / "jobs1"), "--quiet"]) == 0
+    two, one = (pd.read_csv(tmp_path / name / "scores.csv") for name in ("jobs2", "jobs1"))
+    assert len(two) == len(one) and set(two["model"]) == {"tiny", "chain"}
+    assert {"cka_vs:general"} <= set(two["metric"])  # the checkpoints' similarity units ran last
+    keys = ["model", "checkpoint", "task", "control", "probe", "layer", "seed", "split", "metric"]
+    merged = one.merge(two, on=keys, suffixes=("_one", "_two"))
+    assert len(merged) == len(one)
+    assert (merged["value_one"] - merged["value_two"]).abs().max() < 1e-6
+    for name in ("jobs2", "jobs1"):  # [selection] ran in a worker too, and its table is in the report
+        assert (tmp_path / name / "selection" / "tiny" / "pos" / "compare.csv").is_file()
+        assert "## Which layers to use" in (tmp_path / name / "report.md").read_text()
+    shutil.rmtree(tmp_path / "jobs2" / "units")  # a re-run with workers recomputes only what is missing
+    assert main(["run", str(tmp_path / "s.toml"), "--out", str(tmp_path / "jobs2"), "--jobs", "2", "--quiet"]) == 0
+    assert pd.read_csv(tmp_path / "jobs2" / "scores.csv").equals(two)
+
+
+def test_bad_jobs_value_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "probes/demo.toml", "--jobs", "0"])
+    assert "--jobs '0': use a number of worker processes, 1 or more" in capsys.readouterr().err
