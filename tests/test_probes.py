@@ -210,7 +210,7 @@ def test_refit_learns_from_the_validation_rows_and_moves_towards_the_full_data_o
     assert kept.n_train_ == len(y) - n_val and refit.n_train_ == len(y)
     assert refit.n_iter_ == kept.n_iter_ + 3
     assert (kept.predict(X[0, val_rows]) == 3).mean() == 0
-    assert (refit.predict(X[0, val_rows]) == 3).mean() > 0.9
+    assert (refit.predict(X[0, val_rows]) == 3).mean() > 0.75
 
     # On a task without such rows the refit moves the weights towards the all-rows optimum.
     X, y = planted(n=1000, L=1, d=10, k=3, layer=0, strength=1.0)

@@ -505,19 +505,29 @@ def _refit(step: _Stepper, source: np.ndarray, rows: np.ndarray, y: torch.Tensor
            epochs: int, batch_size: int, seed: int, low: bool, device: torch.device) -> None:
     """``epochs`` more epochs of every layer over ``source[:, rows]`` from its current weights.
 
-    Per layer nothing depends on the other layers (rates are per layer, Adam starts afresh, the
-    minibatch stream has its own seed), so batched still equals separate training.
+    Each minibatch is gathered from ``source`` when it is used (sorted rows of a fresh random
+    permutation), so the refit adds no copy of the features. Per layer nothing depends on the
+    other layers (rates are per layer, Adam starts afresh, the minibatch stream has its own seed),
+    so batched still equals separate training.
     """
     gen = torch.Generator().manual_seed(int(seed) + 2)
-    perm = torch.randperm(len(rows), generator=gen)
-    x = torch.from_numpy(np.asarray(source[:, rows[perm.numpy()]], dtype=np.float32)).to(device)
-    if low:
-        x = x.to(torch.bfloat16)
-    y = y.index_select(0, perm.to(device))
+    if source.dtype == np.float32 and source.flags.c_contiguous and source.flags.writeable:
+        whole = torch.from_numpy(source)  # a view: torch's gather beats numpy fancy indexing
+
+        def gather(idx: np.ndarray) -> torch.Tensor:
+            return whole.index_select(1, torch.from_numpy(idx)).to(device)
+    else:  # float16 / memory-mapped: numpy reads just these rows
+
+        def gather(idx: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(np.asarray(source[:, idx], dtype=np.float32)).to(device)
+
     opt = _LayerAdam(step.net.parameters(), lr.clone())
     drop_gen = torch.Generator(device=device).manual_seed(int(seed) + 3)
-    starts = torch.arange(0, len(rows), batch_size)
     step.net.train()
     for _ in range(epochs):
-        for s in starts[torch.randperm(len(starts), generator=gen)].tolist():
-            step(opt, x[:, s : s + batch_size], y[s : s + batch_size], None, drop_gen)
+        perm = torch.randperm(len(rows), generator=gen).numpy()
+        for s in range(0, len(rows), batch_size):
+            batch = np.sort(perm[s : s + batch_size])
+            xb = gather(rows[batch])
+            step(opt, xb.to(torch.bfloat16) if low else xb, y[torch.from_numpy(batch).to(device)],
+                 None, drop_gen)

@@ -153,8 +153,7 @@ class _BaseProbe(ClassifierMixin, BaseEstimator):
         # The refit continues on every training row, the validation rows of the internal split
         # included (with external validation data all training rows were already used).
         refit = int(getattr(self, "refit_epochs", 0)) if external is None and len(va_idx) else 0
-        n_copy = X3.shape[1] if refit else len(tr_idx)
-        _core.check_memory(X3.shape[0] * n_copy * X3.shape[2] * 4, what="the Adam training copy")
+        _core.check_memory(X3.shape[0] * len(tr_idx) * X3.shape[2] * 4, what="the Adam training copy")
         t = torch.from_numpy(np.ascontiguousarray(target[tr_idx])).to(device)
         xv = torch.from_numpy(np.ascontiguousarray(Xv3, dtype=np.float32)).to(device)
         tvt = torch.from_numpy(np.ascontiguousarray(tv)).to(device)
