@@ -511,15 +511,11 @@ def _refit(step: _Stepper, source: np.ndarray, rows: np.ndarray, y: torch.Tensor
     so batched still equals separate training.
     """
     gen = torch.Generator().manual_seed(int(seed) + 2)
-    if source.dtype == np.float32 and source.flags.c_contiguous and source.flags.writeable:
-        whole = torch.from_numpy(source)  # a view: torch's gather beats numpy fancy indexing
 
-        def gather(idx: np.ndarray) -> torch.Tensor:
-            return whole.index_select(1, torch.from_numpy(idx)).to(device)
-    else:  # float16 / memory-mapped: numpy reads just these rows
-
-        def gather(idx: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(np.asarray(source[:, idx], dtype=np.float32)).to(device)
+    def gather(idx: np.ndarray) -> torch.Tensor:
+        # numpy fancy indexing: ~0.2 s per epoch here, where torch's index_select on a strided
+        # view of the same array measured 38 s
+        return torch.from_numpy(np.asarray(source[:, idx], dtype=np.float32)).to(device)
 
     opt = _LayerAdam(step.net.parameters(), lr.clone())
     drop_gen = torch.Generator(device=device).manual_seed(int(seed) + 3)
