@@ -491,7 +491,7 @@ def _train(net, holder, y, *, sigmoid, class_weight, alpha, lr, batch_size, max_
             for p, b in zip(params, best):
                 p.copy_(b)
     if source is not None and max_epochs > 0:
-        del x, xv_act  # free the training copy before the refit gathers all rows
+        del x, xv_act  # the refit reads its minibatches from the caller's array instead
         _refit(step, source, refit_rows, refit_y, lr_l, epochs=int(refit_epochs),
                batch_size=batch_size, seed=seed, low=low, device=device)
         stopped_at += int(refit_epochs)
