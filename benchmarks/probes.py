@@ -7,7 +7,8 @@ the rest to test. Features come from ``probekit.extract`` (cached after the firs
 Compared, each in a fresh child process (so peak RSS is per method):
 * scikit-learn ``LogisticRegression(lbfgs, C=1)`` in float64, one layer after the other;
 * probekit ``fit_layers(LinearProbe(alpha=1/(C n)))``: one float32 batched problem for 7 layers
-  (Adam, lr 1e-2, patience 2, then one per-layer lr/10 decay on a validation plateau);
+  (Adam, lr 1e-2, patience 2, then one per-layer lr/10 decay on a validation plateau, then one
+  refit epoch over all training rows, the validation rows included);
 * probekit ``fit_layers(MLPProbe())``: batched MLP probes (256 hidden units, Adam);
 * (``--methods ...,lbfgs``) ``LinearProbe(solver="lbfgs")``: full-batch L-BFGS over row chunks.
 
@@ -125,8 +126,9 @@ def main() -> None:
               f"{f'{l0:.1f}-{l1:.1f}':>11}  " + " ".join(f"{100 * a:.1f}" for a in accs))
     notes = []
     if ref and "linear" in results:
-        diff = np.abs(np.array(results["linear"][2]) - np.array(ref[2])) * 100
-        notes.append(f"linear vs sklearn: max |accuracy difference| {diff.max():.2f} points")
+        diff = (np.array(results["linear"][2]) - np.array(ref[2])) * 100
+        notes.append(f"linear vs sklearn: max |accuracy difference| {np.abs(diff).max():.2f} points "
+                     f"(per layer {' '.join(f'{d:+.2f}' for d in diff)})")
     if "mlp" in results and "linear" in results:
         notes.append(f"MLP / linear time {results['mlp'][1] / results['linear'][1]:.2f}x")
     print("\n" + "; ".join(notes + [f"features {feat_mb:.0f} MB", f"load average at end {os.getloadavg()[0]:.1f}"]))

@@ -697,7 +697,7 @@ _CORPUS_SUFFIXES = (".conllu", ".conll", ".iob2", ".bio", ".txt", ".jsonl", ".js
 
 # Code version of the probing stage: bump when a change alters the scores a finished unit would
 # produce. The unit key also carries the extraction stage's CODE_VERSION and the data's content.
-RUN_VERSION = 3  # 3: layer-similarity units of transfer checkpoints compare them with earlier ones
+RUN_VERSION = 4  # 4: LinearProbe refits on all training rows after early stopping (refit_epochs=1)
 
 
 def _read_split(files: list[str]) -> list:

@@ -255,3 +255,30 @@ def test_model_id_from_local_hub_cache(tiny, tmp_path, monkeypatch):
     by_id = extract("probekit/tiny-bert", TEXTS, layers=[1], cache=False, progress=False)
     by_path = extract(tiny("bert"), TEXTS, layers=[1], cache=False, progress=False)
     np.testing.assert_array_equal(by_id.layer(1), by_path.layer(1))
+
+
+def test_batches_are_length_bucketed_within_the_budget(tiny, monkeypatch):
+    """Every batch stays within the token budget and pads no text by more than PAD_TOLERANCE of
+    its width, and the words come out the same as with one batch per text."""
+    from probekit.extract import engine
+
+    rng = np.random.default_rng(0)
+    texts = [["w"] * int(n) for n in rng.integers(1, 40, 60)]
+    shapes = []
+    forward = engine._Run._forward
+
+    def spy(self, input_ids, mask):
+        shapes.append((input_ids.shape[1], mask.sum(1).numpy()))
+        return forward(self, input_ids, mask)
+
+    monkeypatch.setattr(engine._Run, "_forward", spy)
+    reps = extract(tiny("bert"), texts, cache=False, progress=False, store_dtype="float32",
+                   max_tokens_per_batch=256)
+    assert sum(len(real) for _, real in shapes) == len(texts)
+    for width, real in shapes:
+        assert width * len(real) <= 256 or len(real) == 1
+        assert (width - real <= engine.PAD_TOLERANCE * width).all()
+    one_by_one = extract(tiny("bert"), texts, cache=False, progress=False, store_dtype="float32",
+                         max_tokens_per_batch=1)
+    for layer in reps.layers:
+        np.testing.assert_allclose(reps.layer(layer), one_by_one.layer(layer), atol=1e-5)

@@ -40,7 +40,8 @@ def test_planted_layer_found_by_best_layer_expected_layer_and_mix():
     assert np.argmax(plain.layer_weights_[0]) == 3 and plain.score(Xte, yte) > 0.75
 
 
-@pytest.mark.parametrize("est", [LinearProbe(), LinearProbe(rank=2), MLPProbe(dropout=0.3)])
+@pytest.mark.parametrize("est", [LinearProbe(), LinearProbe(rank=2), LinearProbe(refit_epochs=0),
+                                 MLPProbe(dropout=0.3), MLPProbe(refit_epochs=2)])
 def test_batched_training_equals_separate_training(est):
     X, y = planted(n=800, L=3, layer=1)
     batched = fit_layers(est, X, y)
@@ -192,3 +193,40 @@ def test_lr_decays_zero_is_plain_early_stopping_and_negative_is_refused():
     assert decayed.score(X, y) > 0.95 and plain.score(X, y) > 0.95
     with pytest.raises(ValueError, match="lr_decays must be >= 0"):
         LinearProbe(lr_decays=-1).fit(X, y)
+
+
+def test_refit_learns_from_the_validation_rows_and_moves_towards_the_full_data_optimum():
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = planted(n=1000, L=1, d=10, k=3, layer=0, strength=1.0)
+    # A 4th class only in rows of the internal validation split, marked by a feature of its own:
+    # early stopping never trains on it, the refit over all rows does.
+    n_val = round(0.1 * len(y))
+    val_rows = np.random.default_rng(0).permutation(len(y))[:n_val][:40]
+    y[val_rows] = 3
+    X[0, val_rows, 9] += 6.0
+    kept = LinearProbe(refit_epochs=0, lr_decays=0, batch_size=32).fit(X[0], y)
+    refit = LinearProbe(refit_epochs=3, lr_decays=0, batch_size=32).fit(X[0], y)
+    assert kept.n_train_ == len(y) - n_val and refit.n_train_ == len(y)
+    assert refit.n_iter_ == kept.n_iter_ + 3
+    assert (kept.predict(X[0, val_rows]) == 3).mean() == 0
+    assert (refit.predict(X[0, val_rows]) == 3).mean() > 0.75
+
+    # On a task without such rows the refit moves the weights towards the all-rows optimum.
+    X, y = planted(n=1000, L=1, d=10, k=3, layer=0, strength=1.0)
+    alpha = 1e-2
+    ref = LogisticRegression(C=1 / (alpha * len(y)), max_iter=1000, tol=1e-8).fit(X[0], y)
+    dist = [np.linalg.norm(LinearProbe(alpha=alpha, refit_epochs=r, batch_size=64).fit(X[0], y).coef_
+                           - ref.coef_) for r in (0, 3)]
+    assert dist[1] < 0.95 * dist[0]
+
+
+def test_refit_is_not_used_with_external_validation_data_or_negative():
+    X, y = planted(n=600, L=1, layer=0)
+    Xv, yv = planted(n=200, L=1, layer=0, seed=1)
+    a = LinearProbe(refit_epochs=0).fit(X[0], y, validation_data=(Xv[0], yv))
+    b = LinearProbe(refit_epochs=3).fit(X[0], y, validation_data=(Xv[0], yv))
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    assert a.n_iter_ == b.n_iter_ and b.n_train_ == len(y)
+    with pytest.raises(ValueError, match="refit_epochs must be >= 0"):
+        LinearProbe(refit_epochs=-1).fit(X[0], y)

@@ -72,3 +72,15 @@ def test_solver_is_checked():
         LinearProbe(solver="sgd").fit(X[0], y)
     with pytest.raises(ProbekitError, match="full-rank"):
         LinearProbe(solver="lbfgs", rank=2).fit(X[0], y)
+
+
+@pytest.mark.parametrize("param", [{"learning_rate": 0.1}, {"batch_size": 64}, {"lr_decays": 0},
+                                   {"refit_epochs": 0}])
+def test_lbfgs_refuses_the_adam_only_parameters(param):
+    X, y = planted(n=200, L=1, layer=0)
+    (name, value), = param.items()
+    with pytest.raises(ValueError, match=rf"{name}={value!r}: not used by solver='lbfgs'.*use solver='adam'"):
+        LinearProbe(solver="lbfgs", **param).fit(X[0], y)
+    # the same values are fine for Adam, and L-BFGS with the defaults trains
+    LinearProbe(solver="adam", max_epochs=2, **param).fit(X[0], y)
+    assert LinearProbe(solver="lbfgs").fit(X[0], y).score(X[0], y) > 0.5

@@ -48,6 +48,8 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "half": "float16"}
 STORE_DTYPES = ("float16", "float32")
 FP16_MAX = 65504.0
+# Largest share of a batch's width that a unit may be padded by (see _Run._batches).
+PAD_TOLERANCE = 0.1
 
 # Test hook: called with the number of finished batches (used to simulate a crash).
 _on_batch_done: Callable[[int], None] | None = None
@@ -362,7 +364,7 @@ class _Run:
         for chunk_rows, chunk in zip(np.split(rows, breaks), np.split(values, breaks)):
             offset = self.headers[name] + int(chunk_rows[0]) * row_bytes
             try:
-                os.pwrite(self.fds[name], chunk.tobytes(), offset)
+                os.pwrite(self.fds[name], chunk, offset)  # contiguous rows: no bytes copy
             except OSError as err:
                 raise ProbekitError(f"writing {self.entry.partial / name} failed ({err.strerror}); "
                                     "is the cache disk full? The partial entry is kept for resume") from err
@@ -416,12 +418,15 @@ class _Run:
 
     def _batches(self, u_len: np.ndarray, order: np.ndarray) -> Iterator[np.ndarray]:
         """Unit indices per batch: ``order`` (longest first, so a memory problem shows at once)
-        greedily filled up to the token budget (padding included)."""
+        greedily filled up to the token budget (padding included), closing a batch early where
+        the next unit would be padded by more than ``PAD_TOLERANCE`` of the batch's width."""
         n_special = len(self.tok.prefix) + len(self.tok.suffix)
         start = 0
         while start < len(order):
             width = int(u_len[order[start]]) + n_special
-            size = max(1, self.budget // width)
+            candidates = u_len[order[start : start + max(1, self.budget // width)]] + n_special
+            # lengths only fall along ``order``: the units within tolerance are a prefix
+            size = max(1, int((candidates >= width * (1 - PAD_TOLERANCE)).sum()))
             yield order[start : start + size]
             start += size
 
@@ -518,8 +523,9 @@ class _Run:
             sent_pos.append(base + pos)
             sent_seg.append(np.full(len(pos), b))
         hidden = self._forward(torch.from_numpy(ids).to(dev), torch.from_numpy(mask).to(dev))
-        # (n_layers, batch * width, dim) float32: pooling is done in full precision
-        H = torch.stack([hidden[l] for l in self.layers]).reshape(len(self.layers), -1, hidden[0].shape[-1]).float()
+        # One (batch * width, dim) float32 view per requested layer (pooling is done in full
+        # precision): no stacked copy of the hidden states.
+        H = [hidden[l].reshape(-1, hidden[l].shape[-1]).float() for l in self.layers]
         rows = np.concatenate(seg_rows)
         if n_slots:
             words = self._pool_words(H, np.concatenate(sel_pos), np.concatenate(sel_seg),
@@ -531,34 +537,57 @@ class _Run:
         if self.summary["sentence_pooling"]:
             self._sentences(batch, H, np.concatenate(sent_pos), np.concatenate(sent_seg), width, mask)
 
+    @staticmethod
+    def _slots(n_positions: int, pos: np.ndarray, seg: np.ndarray, n_slots: int, dev) -> torch.Tensor:
+        """The output slot of every flat position: ``seg`` at ``pos``, a spare slot ``n_slots``
+        for padding and special tokens (summed there and dropped), so that ``index_add_`` reads
+        the hidden states in place instead of gathering their rows first."""
+        slot = np.full(n_positions, n_slots, dtype=np.int64)
+        slot[pos] = seg
+        return torch.from_numpy(slot).to(dev)
+
     def _pool_words(self, H, pos, seg, first, last, n_slots) -> torch.Tensor:
+        """Word vectors ``(n_layers, n_slots, dim)`` float32 from per-layer ``(positions, dim)`` states."""
         how = self.summary["word_pooling"]
-        dev = H.device
-        if how == "first":
-            return H[:, torch.from_numpy(first).to(dev)]
-        if how == "last":
-            return H[:, torch.from_numpy(last).to(dev)]
-        src = H[:, torch.from_numpy(pos).to(dev)]
-        seg_t = torch.from_numpy(seg).to(dev)
-        out = torch.zeros(H.shape[0], n_slots, H.shape[2], device=dev)
+        dev = H[0].device
+        n_layers, dim = len(H), H[0].shape[1]
+        if how in ("first", "last"):
+            idx = torch.from_numpy(first if how == "first" else last).to(dev)
+            out = torch.empty(n_layers, n_slots, dim, device=dev)
+            for k, h in enumerate(H):
+                torch.index_select(h, 0, idx, out=out[k])
+            return out
         if how == "mean":
-            out.index_add_(1, seg_t, src)
-            counts = torch.bincount(seg_t, minlength=n_slots).clamp_min(1).to(out.dtype)
-            return out / counts[None, :, None]
-        index = seg_t[None, :, None].expand_as(src)
-        return out.fill_(-math.inf).scatter_reduce_(1, index, src, reduce="amax")
+            # Accumulation order per word is the order of its positions, as in a gather-then-sum.
+            out = torch.zeros(n_layers, n_slots + 1, dim, device=dev)
+            slot = self._slots(H[0].shape[0], pos, seg, n_slots, dev)
+            counts = torch.bincount(torch.from_numpy(seg).to(dev), minlength=n_slots).clamp_min(1)
+            for k, h in enumerate(H):
+                out[k].index_add_(0, slot, h)
+            out = out[:, :n_slots]
+            return out.div_(counts.to(out.dtype)[None, :, None])
+        pos_t, seg_t = torch.from_numpy(pos).to(dev), torch.from_numpy(seg).to(dev)
+        out = torch.full((n_layers, n_slots, dim), -math.inf, device=dev)
+        index = seg_t[:, None].expand(len(pos), dim)
+        for k, h in enumerate(H):
+            out[k].scatter_reduce_(0, index, h.index_select(0, pos_t), reduce="amax")
+        return out
 
     def _sentences(self, batch: list[Window], H, pos, seg, width, mask) -> None:
         how = self.summary["sentence_pooling"]
-        dev = H.device
-        n_layers, dim = H.shape[0], H.shape[2]
+        dev = H[0].device
+        n_layers, dim = len(H), H[0].shape[1]
         if how == "mean":  # sums of the content tokens each window owns
-            part = torch.zeros(n_layers, len(batch), dim, device=dev)
-            part.index_add_(1, torch.from_numpy(seg).to(dev), H[:, torch.from_numpy(pos).to(dev)])
+            part = torch.zeros(n_layers, len(batch) + 1, dim, device=dev)
+            slot = self._slots(H[0].shape[0], pos, seg, len(batch), dev)
+            for k, h in enumerate(H):
+                part[k].index_add_(0, slot, h)
+            part = part[:, : len(batch)]
         else:
             lengths = mask.sum(1)
-            idx = [b * width + (0 if how == "first" else int(lengths[b]) - 1) for b in range(len(batch))]
-            part = H[:, torch.tensor(idx, device=dev)]
+            idx = torch.tensor([b * width + (0 if how == "first" else int(lengths[b]) - 1)
+                                for b in range(len(batch))], device=dev)
+            part = torch.stack([h.index_select(0, idx) for h in H])
         part = part.cpu().numpy()
         for b, w in enumerate(batch):
             n_tok = int(self.tok.tok_offsets[w.text + 1] - self.tok.tok_offsets[w.text])
