@@ -58,8 +58,8 @@ SYNTHETIC_KEYS = {"domain": "general", "lang": "en", "train_sentences": 2000, "e
                   "test_sentences": 0, "seed": 0}
 # [selection]: which layers to use as features, every strategy vs full fine-tuning
 # (probekit.compare). The suite's eval split is the dev split that chooses; test only reports.
-SELECTION_KEYS = {"tasks": None, "strategies": "all", "heads": ["linear"], "seeds": None, "finetune": True,
-                  "finetune_steps": 300, "finetune_lr": 1e-4, "max_train": None}
+SELECTION_KEYS = {"tasks": None, "models": "all", "strategies": "all", "heads": ["linear"], "seeds": None,
+                  "finetune": True, "finetune_steps": 300, "finetune_lr": 1e-4, "max_train": None}
 # sentence_pooling "words": sentence tasks use the mean of the word vectors (no sentence vectors
 # are extracted); mean/first/cls/last extract one vector per sentence (probekit.extract.extract).
 # max_tokens_per_batch "auto": probekit.extract's budget for the device.
@@ -577,6 +577,11 @@ def _check_selection(config: dict, where: _Where) -> dict:
         if task["test"] is None and not (synthetic and synthetic.get("test_sentences")):
             raise ConfigError(f"{where('tasks', names.index(name))}: [selection] scores task {name!r} on a test "
                               "split: give it test = FILE, or set [data.synthetic] test_sentences")
+    ids = [m["id"] for m in config["models"] if not m.get("baseline_of")]
+    if sel["models"] != "all" and (not isinstance(sel["models"], list) or not sel["models"]
+                                   or any(m not in ids for m in sel["models"])):
+        raise ConfigError(f"{where('selection', 'models')}: models = {sel['models']!r}; use \"all\" or a list of "
+                          f"the suite's model ids ({', '.join(ids)})")
     strategies = strategy_names() if sel["strategies"] == "all" else sel["strategies"]
     if not isinstance(strategies, list):
         raise ConfigError(f"{where('selection', 'strategies')}: use \"all\" or a list of strategies")
@@ -1062,6 +1067,8 @@ def run_selection(suite: Suite, out_dir: str | Path, *, progress: bool = True) -
     for model in suite.config["models"]:
         if model.get("baseline_of"):
             continue  # which layers to use is a question about trained models, not their baselines
+        if sel["models"] != "all" and model["id"] not in sel["models"]:
+            continue
         folder = resolve_model(model["path"])
         for name in sel["tasks"]:
             task = next(t for t in suite.config["tasks"] if t["name"] == name)

@@ -51,5 +51,6 @@ def test_fast_demo_writes_a_complete_report(minilm, tmp_path):
     report = (out / "report.md").read_text()
     assert "biomed.test.accuracy: fine-tuned from dapt-biomed" in report and "of 3" in report
     selection = report.split("## Which layers to use: frozen features vs fine-tuning", 1)[1].split("\n## ", 1)[0]
-    assert "deps" in selection and "fine-tun" in selection  # [selection] on deps, beside full fine-tuning
+    assert "pos" in selection and "fine-tun" in selection  # [selection] on pos, beside full fine-tuning
+    assert [p.name for p in (out / "selection").iterdir()] == ["minilm"]  # [selection] models = ["minilm"]
     assert "probekit demo" in (out / "report.html").read_text()

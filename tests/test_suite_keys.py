@@ -135,3 +135,14 @@ def test_model_probes_key_runs_only_the_named_probes(tmp_path, model):
     with pytest.raises(ConfigError, match=r"p.toml:7: \[models\[0\].probes\]: probes = \['lineer'\]; use \"all\" "
                                           r"or a list of the suite's \[probes\] \(mlp, linear\)"):
         load_suite(path)
+
+
+def test_selection_models_key_names_suite_models(tmp_path, model):
+    text = _suite(tmp_path, model).read_text().replace("[data.synthetic]\n", "[data.synthetic]\ntest_sentences = 20\n")
+    path = tmp_path / "sel.toml"
+    path.write_text(text + '[selection]\ntasks = ["pos"]\nmodels = ["tiny"]\n')
+    assert load_suite(path).config["selection"]["models"] == ["tiny"]
+    path.write_text(text + '[selection]\ntasks = ["pos"]\nmodels = ["tinny"]\n')
+    with pytest.raises(ConfigError, match=r"\[selection.models\]: models = \['tinny'\]; use \"all\" or a list of the "
+                                          r"suite's model ids \(tiny\)"):
+        load_suite(path)

@@ -14,7 +14,7 @@ FINETUNE_STAGES = ("ft-biomed", "ft-biomed-random-init", "ft-biomed-seed1", "ft-
                    "ft-biomed-seed2", "ft-biomed-random-init-seed2")
 FAST_OVERRIDES = [
     "data.synthetic.train_sentences=300", "data.synthetic.eval_sentences=100", "data.synthetic.test_sentences=100",
-    "scoring.bootstrap=100", "selection.finetune_steps=10",
+    "scoring.bootstrap=100", "selection.finetune_steps=10", "selection.strategies=['cost_aware','last']",
     "transfer.out=../runs/demo-transfer-fast",  # never the full run's checkpoints
     "transfer.stages.general.corpus=synthetic:general:2000", "transfer.stages.general.vocab_also=['synthetic:biomed:1000']",
     "transfer.stages.general.vocab_size=2000", "transfer.stages.general.hidden=64", "transfer.stages.general.train.steps=30",
