@@ -13,7 +13,7 @@ A report never re-runs a probe: it reads the tidy scores table (one row per meas
 * ``mix_profile.png`` (Tenney et al. 2019 Figure 1: scalar-mix weights, cumulative-score gains,
   expected layer and centre of gravity per task), ``selectivity.png``, ``mdl.png``,
 * ``layer_similarity_cka.png``, and for transfer chains ``checkpoint_deltas.png`` (score change per
-  layer at each step) and ``checkpoint_cka.png`` (CKA between consecutive checkpoints per layer),
+  layer at each step) and ``checkpoint_cka.png`` (CKA per layer between the checkpoints of each lineage step),
 * ``report.md`` and a self-contained ``report.html`` (figures inlined), and
 * ``config.json``, the resolved configuration that produced the scores, and
 * ``report.json``: title, description and extra sections, so ``probekit report RESULTS_DIR``
@@ -52,7 +52,9 @@ from probekit.analysis import (  # noqa: E402,F401  (re-exported: report.layer_c
     prepare,
     primary_metric,
     summarize,
+    transfer_steps,
 )
+from probekit.transfer.steps import INIT  # noqa: E402
 from probekit.io import atomic_write_text  # noqa: E402
 
 BASELINE_GREY = "0.45"  # random-weights curves and the layer-0 line: grey, dotted / thin
@@ -247,12 +249,13 @@ def plot_layer_metric(scores: pd.DataFrame, metric: str, ylabel: str, path: Path
 
 def plot_checkpoint_deltas(deltas: pd.DataFrame, path: Path) -> Path:
     """One heatmap per (model, task, probe): score change per layer (columns) at each step of the
-    chain (rows), red = gained, blue = lost."""
+    chain's lineage and each init comparison (rows, :func:`probekit.analysis.transfer_steps`),
+    red = gained, blue = lost."""
     panels = deltas[["model", "task", "probe"]].drop_duplicates().values.tolist()
-    fig, flat = _grid(len(panels), 3, 5.0, 0.9 + 0.45 * deltas.groupby(["previous", "checkpoint"]).ngroups)
+    fig, flat = _grid(len(panels), 3, 5.0, 0.9 + 0.45 * deltas["step"].nunique())
     for ax, (model, task, probe) in zip(flat, panels):
         g = deltas[(deltas["model"] == model) & (deltas["task"] == task) & (deltas["probe"] == probe)].copy()
-        g["step"] = g["previous"] + " → " + g["checkpoint"]
+        g["step"] = g["step"].str.replace(" -> ", " → ")
         table = g.pivot_table(index="step", columns="layer", values="delta", sort=False)
         bound = max(float(np.nanmax(np.abs(table.values))), 1e-6)
         ax.imshow(table.values, cmap="RdBu_r", vmin=-bound, vmax=bound, aspect="auto")
@@ -267,20 +270,22 @@ def plot_checkpoint_deltas(deltas: pd.DataFrame, path: Path) -> Path:
 
 
 def plot_checkpoint_cka(similarity: pd.DataFrame, path: Path) -> Path:
-    """Per model: linear CKA per layer between each checkpoint and the one before it (1 = the step
-    left the layer's representations unchanged)."""
-    step = similarity[similarity["consecutive"]]
+    """Per model: linear CKA per layer between the two checkpoints of each step of the chain
+    (each checkpoint and its parent; a pre-trained fine-tune and its random-init twin), 1 = the
+    layer's representations are the same."""
+    step = similarity[similarity["step"] != ""]
     models = list(dict.fromkeys(step["model"]))
     fig, flat = _grid(len(models), 2, 6.0, 3.6)
     for ax, model in zip(flat, models):
         g = step[step["model"] == model]
-        pairs = list(dict.fromkeys(zip(g["other"], g["checkpoint"])))
-        for k, (before, after) in enumerate(pairs):
-            line = g[(g["other"] == before) & (g["checkpoint"] == after)].sort_values("layer")
-            ax.plot(line["layer"], line["cka"], "-o", ms=3, color=plt.cm.viridis(0.1 + 0.75 * k / max(1, len(pairs) - 1)),
-                    label=f"{before} → {after}")
+        labels = list(dict.fromkeys(g["step"]))
+        for k, label in enumerate(labels):
+            line = g[g["step"] == label].sort_values("layer")
+            init = line["kind"].iloc[0] == INIT
+            ax.plot(line["layer"], line["cka"], "--s" if init else "-o", ms=3,
+                    color=plt.cm.viridis(0.1 + 0.75 * k / max(1, len(labels) - 1)), label=label.replace(" -> ", " → "))
         ax.set_ylim(0, 1.02)
-        ax.set_title(f"{model}: CKA with the previous checkpoint", fontsize=9)
+        ax.set_title(f"{model}: CKA between the checkpoints of each step", fontsize=9)
         ax.set_xlabel("layer")
         ax.set_ylabel("linear CKA")
         ax.grid(alpha=0.3)
@@ -382,16 +387,13 @@ def baseline_view(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _delta_view(deltas: pd.DataFrame) -> pd.DataFrame:
-    table = deltas.assign(step=deltas["previous"] + " -> " + deltas["checkpoint"])
-    table = table.pivot_table(index=["model", "task", "probe", "step"], columns="layer", values="delta", sort=False)
+    table = deltas.pivot_table(index=["model", "task", "probe", "step"], columns="layer", values="delta", sort=False)
     table.columns = [f"layer {c}" for c in table.columns]
     return table.reset_index()
 
 
 def _similarity_view(similarity: pd.DataFrame) -> pd.DataFrame:
-    step = similarity[similarity["consecutive"]]
-    table = step.assign(step=step["other"] + " -> " + step["checkpoint"])
-    table = table.pivot_table(index=["model", "step"], columns="layer", values="cka", sort=False)
+    table = similarity[similarity["step"] != ""].pivot_table(index=["model", "step"], columns="layer", values="cka", sort=False)
     table.columns = [f"layer {c}" for c in table.columns]
     return table.reset_index()
 
@@ -411,19 +413,22 @@ BASELINES_TEXT = (
 )
 
 
-def report_sections(scores: pd.DataFrame, out: Path, *, comparisons=(), extra_sections=()) -> list[tuple[str, list]]:
+def report_sections(scores: pd.DataFrame, out: Path, *, comparisons=(), extra_sections=(),
+                    config: dict | None = None) -> list[tuple[str, list]]:
     """The report's content, in order, as ``(heading, items)``; an item is ``("bullets", [str])``,
     ``("text", str)``, ``("note", str)``, ``("strong", str)``, ``("table", DataFrame)``,
-    ``("figure", Path)`` or ``("pre", str)``. Figures are written into ``out``."""
+    ``("figure", Path)`` or ``("pre", str)``. Figures are written into ``out``. ``config`` (the
+    resolved suite) gives a transfer chain's lineage (:func:`probekit.analysis.transfer_steps`)."""
     curves = layer_curves(scores)
     summary = summarize(scores)
     baselines = baseline_table(scores)
-    deltas = checkpoint_deltas(scores)
-    similarity = checkpoint_similarity(scores)
+    steps = transfer_steps(scores, config)
+    deltas = checkpoint_deltas(scores, steps)
+    similarity = checkpoint_similarity(scores, steps)
     profile = mix_profile(scores)
     comparisons = [(comparison_view(table), rec, notes) for table, rec, notes in comparisons]
     sections: list[tuple[str, list]] = []
-    sentences = findings(scores, [rec for _, rec, _ in comparisons])
+    sentences = findings(scores, [rec for _, rec, _ in comparisons], steps)
     if len(sentences):
         sections.append(("Summary", [("bullets", sentences["sentence"].tolist())]))
     shown = summary.drop(columns=[c for c in ("checkpoint",) if c in summary and not summary[c].any()])
@@ -458,11 +463,14 @@ def report_sections(scores: pd.DataFrame, out: Path, *, comparisons=(), extra_se
         sections.append(("Layer similarity (linear CKA)", [("figure", plot_cka(matrices, out / "layer_similarity_cka.png"))]))
     if len(deltas):
         sections.append(("What each transfer step changed, per layer", [
-            ("note", "Score of each checkpoint minus the checkpoint before it, per layer (headline metric)."),
+            ("note", "Per layer (headline metric): each checkpoint minus its parent in the chain (a -> b: the "
+                     "training step from a to b); and a checkpoint fine-tuned from pre-trained weights minus its "
+                     "random-init twin with the same seed (b vs a: what pre-training buys). Siblings are never "
+                     "compared."),
             ("figure", plot_checkpoint_deltas(deltas, out / "checkpoint_deltas.png")), ("table", _delta_view(deltas))]))
-    if len(similarity) and similarity["consecutive"].any():
+    if len(similarity) and (similarity["step"] != "").any():
         sections.append(("Representation change between checkpoints (linear CKA)", [
-            ("note", "Linear CKA per layer between each checkpoint and the previous one, on the same words "
+            ("note", "Linear CKA per layer between the two checkpoints of each step above, on the same words "
                      "(1: unchanged)."),
             ("figure", plot_checkpoint_cka(similarity, out / "checkpoint_cka.png")),
             ("table", _similarity_view(similarity))]))
@@ -561,6 +569,6 @@ def write_report(
     extra_sections = list(extra_sections)
     atomic_write_text(out / REPORT_TEXT, json.dumps({"title": title, "description": description,
                                                      "extra_sections": extra_sections}, indent=2))
-    sections = report_sections(scores, out, comparisons=comparisons, extra_sections=extra_sections)
+    sections = report_sections(scores, out, comparisons=comparisons, extra_sections=extra_sections, config=config)
     atomic_write_text(out / "report.md", _markdown(title, description, sections, config))
     return atomic_write_text(out / "report.html", _html(title, description, sections, config))
