@@ -15,7 +15,8 @@ A report never re-runs a probe: it reads the tidy scores table (one row per meas
 * ``layer_similarity_cka.png``, and for transfer chains ``checkpoint_deltas.png`` (score change per
   layer at each step) and ``checkpoint_cka.png`` (CKA per layer between the checkpoints of each lineage step),
 * ``report.md`` and a self-contained ``report.html`` (figures inlined), and
-* ``config.json``, the resolved configuration that produced the scores, and
+* ``config.json``, the resolved configuration that produced the scores (paths relative to the
+  report folder, so a committed report names its inputs wherever it is cloned), and
 * ``report.json``: title, description and extra sections, so ``probekit report RESULTS_DIR``
   rebuilds the same report from the folder alone (:func:`rebuild_report`).
 """
@@ -26,6 +27,7 @@ import base64
 import html
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -319,6 +321,75 @@ def _html_table(frame: pd.DataFrame) -> str:
 REPORT_TEXT = "report.json"  # the words of a report that are not in the scores table
 
 
+def _map_paths(value: Any, change, keypath: str = "") -> tuple[Any, list[str]]:
+    """``value`` with ``change(text)`` applied to every string (``None``: left as is), and the
+    dotted key paths (list items by index) where it changed something."""
+    if isinstance(value, dict):
+        pairs = [(k, _map_paths(v, change, f"{keypath}.{k}" if keypath else str(k))) for k, v in value.items()]
+        return {k: v for k, (v, _) in pairs}, [p for _, (_, ps) in pairs for p in ps]
+    if isinstance(value, (list, tuple)):
+        pairs = [_map_paths(v, change, f"{keypath}.{i}" if keypath else str(i)) for i, v in enumerate(value)]
+        return [v for v, _ in pairs], [p for _, ps in pairs for p in ps]
+    if isinstance(value, str):
+        new = change(value)
+        if new is not None and new != value:
+            return new, [keypath]
+    return value, []
+
+
+def _with_spec_path(text: str, change) -> str | None:
+    """``change`` applied to a path, or to the source path of a ``SOURCE:random@SEED`` spec."""
+    from probekit.extract.random_weights import parse_random_spec, random_spec
+
+    try:
+        spec = parse_random_spec(text)
+    except Exception:  # not a well-formed spec: an ordinary string
+        spec = None
+    if spec is not None:
+        source = change(spec[0])
+        return None if source is None else random_spec(source, spec[1])
+    return change(text)
+
+
+def portable_config(config: dict, base: str | Path) -> tuple[dict, list[str]]:
+    """``config`` with every absolute path in it (and the source of every ``SOURCE:random@SEED``
+    spec) made relative to ``base``, the results folder; returns it and the key paths changed.
+
+    A committed results folder then names the models, data files and checkpoints it was computed
+    from wherever the repository is cloned (``runs/demo-transfer/general`` is
+    ``../../runs/demo-transfer/general`` from ``reports/demo``). A path on another drive stays
+    absolute."""
+    base = os.path.abspath(base)
+
+    def relative(text: str) -> str | None:
+        if not os.path.isabs(text):
+            return None
+        try:
+            return Path(os.path.relpath(text, base)).as_posix()
+        except ValueError:  # another drive (Windows): no relative path exists
+            return None
+
+    return _map_paths(config, lambda text: _with_spec_path(text, relative))
+
+
+def absolute_config(config: dict, base: str | Path, keys: Iterable[str]) -> dict:
+    """The inverse of :func:`portable_config`: the values at ``keys`` (relative to ``base``) made
+    absolute again."""
+    wanted = set(keys)
+    base = Path(base).resolve()
+
+    def walk(value: Any, keypath: str) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v, f"{keypath}.{k}" if keypath else str(k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, f"{keypath}.{i}" if keypath else str(i)) for i, v in enumerate(value)]
+        if isinstance(value, str) and keypath in wanted:
+            return _with_spec_path(value, lambda text: os.path.normpath(str(base / text)))
+        return value
+
+    return walk(config, "")
+
+
 def rebuild_report(results: str | Path, out_dir: str | Path | None = None, *, title: str | None = None) -> Path:
     """Write the report of a results folder again, from its files alone: ``scores.csv`` (or the
     finished ``units/*.csv`` of an interrupted run), ``config.json`` and ``report.json``."""
@@ -341,8 +412,9 @@ def rebuild_report(results: str | Path, out_dir: str | Path | None = None, *, ti
                 stored[name] = json.loads(path.read_text("utf-8"))
             except json.JSONDecodeError as err:
                 raise ConfigError(f"{path}: not valid JSON ({err}); delete it to report without it") from err
-    config = stored.get("config.json", {})
     text = stored.get(REPORT_TEXT) or {}
+    # config.json holds paths relative to the folder it is in; written elsewhere, they follow
+    config = absolute_config(stored.get("config.json", {}), results, text.get("relative_paths", []))
     suite = config.get("suite", config)  # the demo nests the suite's configuration
     comparisons = []
     for table_file in sorted(results.glob("selection/*/*/compare.csv")):  # a suite's [selection] results
@@ -549,8 +621,10 @@ def write_report(
     out_dir : path
         Created if missing; existing report files are replaced atomically.
     config : dict, optional
-        The resolved configuration that produced ``scores``; stored verbatim in ``config.json``
-        and shown in the report.
+        The resolved configuration that produced ``scores``; stored in ``config.json`` and shown
+        in the report with its absolute paths made relative to ``out_dir``
+        (:func:`portable_config`; ``report.json`` lists them, so :func:`rebuild_report` can
+        write the report elsewhere).
     description : str, optional
         What the study is (a suite's ``description``), shown under the title.
     extra_sections : iterable of (heading, markdown text)
@@ -561,14 +635,15 @@ def write_report(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    config = config or {}
+    config, relative = portable_config(config or {}, out)
     atomic_write_text(out / "scores.csv", scores.to_csv(index=False))
     atomic_write_text(out / "summary.csv", summarize(scores).to_csv(index=False))
     atomic_write_text(out / "baselines.csv", baseline_table(scores).to_csv(index=False))
     atomic_write_text(out / "config.json", json.dumps(config, indent=2, sort_keys=True, default=str))
     extra_sections = list(extra_sections)
     atomic_write_text(out / REPORT_TEXT, json.dumps({"title": title, "description": description,
-                                                     "extra_sections": extra_sections}, indent=2))
+                                                     "extra_sections": extra_sections,
+                                                     "relative_paths": relative}, indent=2))
     sections = report_sections(scores, out, comparisons=comparisons, extra_sections=extra_sections, config=config)
     atomic_write_text(out / "report.md", _markdown(title, description, sections, config))
     return atomic_write_text(out / "report.html", _html(title, description, sections, config))
