@@ -51,6 +51,14 @@ def test_write_report_files(tmp_path):
     page = html.read_text()
     assert "data:image/png;base64," in page and "recommended_layer" in page
     assert json.loads((tmp_path / "config.json").read_text()) == {"name": "x"}
+    # Figures are small palette PNGs (report.html inlines them): 64 colours at most.
+    from PIL import Image
+
+    from probekit.report import PNG_COLOURS
+
+    for figure in ("layer_curves.png", "task_layer_heatmap.png"):
+        image = Image.open(tmp_path / figure)
+        assert image.mode == "P" and len(image.getcolors(maxcolors=256)) <= PNG_COLOURS == 64
     assert len(pd.read_csv(tmp_path / "scores.csv")) == len(_scores())
 
 
