@@ -594,7 +594,9 @@ def _change_text(g: pd.DataFrame, up: str, down: str) -> str:
                     f"{large['delta']:+.3f} (layer {int(large['layer'])})")
     pieces = []
     for part, verb in ((rises, up), (falls, down)):
-        if len(part):
+        if len(part) == 1:
+            pieces.append(f"{verb} at layer {int(part['layer'].iloc[0])} ({part['delta'].iloc[0]:+.3f})")
+        elif len(part):
             top = part.loc[part["delta"].abs().idxmax()]
             pieces.append(f"{verb} at {_layers_text(part['layer'])} (most at layer {int(top['layer'])}: "
                           f"{top['delta']:+.3f})")
