@@ -66,9 +66,12 @@ def test_analysis_doctests():
     import doctest
 
     import probekit.analysis as analysis
+    import probekit.tasks.control as control
+    import probekit.transfer.steps as steps
 
-    result = doctest.testmod(analysis)
-    assert result.attempted >= 1 and result.failed == 0
+    for module in (analysis, steps, control):  # steps: the lineage; control: ControlTrees
+        result = doctest.testmod(module)
+        assert result.attempted >= 1 and result.failed == 0, module.__name__
 
 
 def test_f1_table_gets_its_headline_metric():
