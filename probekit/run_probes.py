@@ -122,6 +122,9 @@ def probe_task(
       examples) for the task and, with ``control``, for the Hewitt & Liang control task, plus
       ``selectivity`` (task - control, paired bootstrap CI); probe ``mix_cumulative`` (linear
       classifier on the scalar mix of layers 0..l) gives the curve behind ``expected_layer``.
+    * structural probes (``inputs == "trees"``): their scores per layer (``uuas``, ``dspr`` /
+      ``root_acc``, ``nspr``); with ``control``, the same on Hewitt & Liang-style control trees
+      and ``selectivity`` (:func:`_structural_rows`).
     * with ``mdl``: ``mdl_codelength`` (bits) and ``mdl_compression`` (uniform / online
       codelength) per layer, for each probe, task and control, on the training split (Voita &
       Titov 2020; :func:`probekit.probes.mdl.online_code`, first seed).
