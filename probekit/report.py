@@ -57,8 +57,8 @@ from probekit.analysis import (  # noqa: E402,F401  (re-exported: report.layer_c
     summarize,
     transfer_steps,
 )
-from probekit.transfer.steps import INIT  # noqa: E402
 from probekit.io import atomic_write_bytes, atomic_write_text  # noqa: E402
+from probekit.transfer.steps import INIT  # noqa: E402
 
 BASELINE_GREY = "0.45"  # random-weights curves and the layer-0 line: grey, dotted / thin
 
@@ -353,11 +353,12 @@ def _map_paths(value: Any, change, keypath: str = "") -> tuple[Any, list[str]]:
 
 def _with_spec_path(text: str, change) -> str | None:
     """``change`` applied to a path, or to the source path of a ``SOURCE:random@SEED`` spec."""
+    from probekit.errors import ConfigError
     from probekit.extract.random_weights import parse_random_spec, random_spec
 
     try:
         spec = parse_random_spec(text)
-    except Exception:  # not a well-formed spec: an ordinary string
+    except ConfigError:  # "x:random@y" with a seed that is no number: an ordinary string here
         spec = None
     if spec is not None:
         source = change(spec[0])
