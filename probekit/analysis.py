@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from probekit.extract.random_weights import RANDOM_SUFFIX
+from probekit.transfer.steps import INIT, checkpoint_steps
 
 # Preferred headline metric per task, first one present wins. These are the names probekit writes:
 # probekit.scoring.METRICS ("accuracy", "f1_micro", "f1_macro"), jiant's "edge_f1", and the
@@ -297,52 +298,95 @@ def baseline_table(scores: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*summary.columns, *added])
 
 
-def checkpoint_deltas(scores: pd.DataFrame) -> pd.DataFrame:
-    """Per-layer change of the headline score between consecutive checkpoints of each model.
+STEP_COLUMNS = ["model", "before", "after", "kind", "step"]
+# Words for a step, by the later checkpoint's stage kind (probekit.transfer.steps.Step.kind).
+STEP_NAMES = {"pretrain": "pre-training", "adapt": "domain adaptation", "finetune": "fine-tuning",
+              INIT: "pre-trained vs random init"}
 
-    Checkpoints are taken in the order they first appear in the table (a suite writes a transfer
-    chain in chain order). Columns: ``model, task, probe, metric, layer, previous, checkpoint,
-    previous_score, score, delta``; empty when no model has two checkpoints.
+
+def step_label(before: str, after: str, kind: str) -> str:
+    """``"general -> dapt"`` for a training step; ``"ft vs ft-random"`` for an init comparison."""
+    return f"{after} vs {before}" if kind == INIT else f"{before} -> {after}"
+
+
+def transfer_steps(scores: pd.DataFrame, config: dict | None = None) -> pd.DataFrame:
+    """The checkpoint pairs a report compares, per model with two or more checkpoints.
+
+    With the resolved suite ``config`` (a run's ``config.json``) and a ``[transfer]`` chain of that
+    name, the pairs follow the chain's lineage (:func:`probekit.transfer.steps.checkpoint_steps`):
+    each checkpoint against its parent, and a random-init fine-tune against its pre-trained twin
+    of the same seed (``kind = "init"``), never two siblings. Without one, checkpoints are taken in
+    the order they first appear in the table, each against the one before (``kind = ""``).
+
+    Columns: ``model, before, after, kind, step`` (``step``: :func:`step_label`).
     """
+    config = (config or {}).get("suite", config or {})  # some callers nest the suite's configuration
+    transfer = config.get("transfer") or {}
+    rows = []
+    for model, order in _chain_models(scores).items():
+        if transfer.get("stages") and transfer.get("name") == model:
+            pairs = [(s.before, s.after, s.kind) for s in checkpoint_steps(transfer["stages"], order)]
+        else:
+            pairs = [(a, b, "") for a, b in zip(order, order[1:])]
+        rows += [{"model": model, "before": a, "after": b, "kind": k, "step": step_label(a, b, k)} for a, b, k in pairs]
+    return pd.DataFrame(rows, columns=STEP_COLUMNS)
+
+
+def checkpoint_deltas(scores: pd.DataFrame, steps: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per-layer change of the headline score at each step of a chain (:func:`transfer_steps`;
+    by default the table order).
+
+    Columns: ``model, task, probe, metric, layer, previous, checkpoint, kind, step,
+    previous_score, score, delta`` (``delta = score - previous_score``; for an init comparison
+    ``checkpoint`` is the pre-trained arm, so the delta is what pre-training buys); empty when no
+    model has two checkpoints.
+    """
+    steps = transfer_steps(scores) if steps is None else steps
     curves = layer_curves(scores)
     main = curves[~curves["is_control"] & ~curves["probe"].str.startswith("mix")]
-    chains = _chain_models(scores)
+    columns = ["model", "task", "probe", "metric", "layer", "previous", "checkpoint", "kind", "step",
+               "previous_score", "score", "delta"]
     rows = []
-    for (model, task, probe), group in main[main["model"].isin(chains)].groupby(["model", "task", "probe"], sort=True):
-        order = [c for c in chains[model] if c in set(group["checkpoint"])]
-        for before, after in zip(order, order[1:]):
-            a = group[group["checkpoint"] == before].set_index("layer")["value"]
-            b = group[group["checkpoint"] == after].set_index("layer")["value"]
+    for (model, task, probe), group in main[main["model"].isin(set(steps["model"]))].groupby(
+            ["model", "task", "probe"], sort=True):
+        for step in steps[steps["model"] == model].itertuples(index=False):
+            a = group[group["checkpoint"] == step.before].set_index("layer")["value"]
+            b = group[group["checkpoint"] == step.after].set_index("layer")["value"]
             for layer in sorted(set(a.index) & set(b.index)):
                 rows.append({"model": model, "task": task, "probe": probe, "metric": group["metric"].iloc[0],
-                             "layer": int(layer), "previous": before, "checkpoint": after,
-                             "previous_score": float(a[layer]), "score": float(b[layer]),
-                             "delta": float(b[layer] - a[layer])})
-    return pd.DataFrame(rows, columns=["model", "task", "probe", "metric", "layer", "previous", "checkpoint",
-                                       "previous_score", "score", "delta"])
+                             "layer": int(layer), "previous": step.before, "checkpoint": step.after,
+                             "kind": step.kind, "step": step.step, "previous_score": float(a[layer]),
+                             "score": float(b[layer]), "delta": float(b[layer] - a[layer])})
+    return pd.DataFrame(rows, columns=columns)
 
 
-def checkpoint_similarity(scores: pd.DataFrame) -> pd.DataFrame:
+def checkpoint_similarity(scores: pd.DataFrame, steps: pd.DataFrame | None = None) -> pd.DataFrame:
     """Linear CKA between checkpoints of one model, per layer, from the ``probe="cka_checkpoints"``
-    rows (``metric="cka_vs:<earlier checkpoint>"``).
+    rows (``metric="cka_vs:<earlier checkpoint>"``; CKA is symmetric).
 
-    Columns: ``model, checkpoint, other, layer, cka, consecutive`` (``other`` is the checkpoint
-    just before ``checkpoint`` among those compared)."""
+    Columns: ``model, checkpoint, other, layer, cka, kind, step``. A pair that is a step of
+    :func:`transfer_steps` is oriented as the step (``other`` = before, ``checkpoint`` = after)
+    and carries its ``kind`` and ``step`` label; ``step`` is ``""`` for every other pair."""
+    columns = ["model", "checkpoint", "other", "layer", "cka", "kind", "step"]
     df = prepare(scores)
     rows = df[(df["probe"] == "cka_checkpoints") & df["metric"].str.startswith("cka_vs:")]
     if rows.empty:
-        return pd.DataFrame(columns=["model", "checkpoint", "other", "layer", "cka", "consecutive"])
+        return pd.DataFrame(columns=columns)
     out = (rows.assign(other=rows["metric"].str[len("cka_vs:"):], cka=rows["value"])
            .groupby(["model", "checkpoint", "other", "layer"], sort=False)["cka"].mean().reset_index())
     out["layer"] = out["layer"].astype(int)
-    consecutive = []
-    chains = _chain_models(scores)
-    for (model, checkpoint), group in out.groupby(["model", "checkpoint"], sort=False):
-        order = chains.get(model, [checkpoint])
-        earlier = [c for c in order[:order.index(checkpoint)] if c in set(group["other"])]
-        consecutive += [(model, checkpoint, earlier[-1])] if earlier else []
-    out["consecutive"] = [tuple(r) in set(consecutive) for r in out[["model", "checkpoint", "other"]].values]
-    return out
+    steps = transfer_steps(scores) if steps is None else steps
+    found = {}
+    for s in steps.itertuples(index=False):
+        found[(s.model, s.after, s.before)] = (s.kind, s.step, False)
+        found[(s.model, s.before, s.after)] = (s.kind, s.step, True)  # stored the other way round
+    oriented = []
+    for r in out.itertuples(index=False):
+        kind, step, flip = found.get((r.model, r.checkpoint, r.other), ("", "", False))
+        checkpoint, other = (r.other, r.checkpoint) if flip else (r.checkpoint, r.other)
+        oriented.append({"model": r.model, "checkpoint": checkpoint, "other": other, "layer": r.layer,
+                         "cka": r.cka, "kind": kind, "step": step})
+    return pd.DataFrame(oriented, columns=columns)
 
 
 def mix_profile(scores: pd.DataFrame) -> pd.DataFrame:
@@ -390,7 +434,12 @@ def _chain_models(scores: pd.DataFrame) -> dict[str, list[str]]:
     return out
 
 
-def findings(scores: pd.DataFrame, selection: Iterable[str] = ()) -> pd.DataFrame:
+# A per-layer change smaller than this counts as "unchanged" in the summary's transfer sentences
+# (scores are fractions; a hundredth is below the bootstrap CI width of every shipped suite).
+UNCHANGED = 0.01
+
+
+def findings(scores: pd.DataFrame, selection: Iterable[str] = (), steps: pd.DataFrame | None = None) -> pd.DataFrame:
     """The report's summary: findings in plain sentences with their numbers.
 
     Parameters
@@ -399,14 +448,18 @@ def findings(scores: pd.DataFrame, selection: Iterable[str] = ()) -> pd.DataFram
         The tidy scores table.
     selection : iterable of str, optional
         The one-sentence recommendations of ``[selection]`` (:func:`probekit.compare.recommend`).
+    steps : DataFrame, optional
+        :func:`transfer_steps` (the chain's lineage); default: table order.
 
     Returns
     -------
     DataFrame
         Columns ``topic`` (``peak``, ``baselines``, ``transfer``, ``selection``) and ``sentence``,
-        in reading order. For a model with several checkpoints (a transfer chain), peaks and
-        baselines are stated for its last checkpoint and ``transfer`` sentences say what each
-        step changed (score deltas per layer; CKA between the checkpoints when measured).
+        in reading order. A model with several checkpoints (a transfer chain) gets one peak and
+        one baselines sentence per task and probe that name every checkpoint, and one
+        ``transfer`` sentence per step saying, per task and probe, at which layers the score rose,
+        fell or stayed within :data:`UNCHANGED` (with the numbers), and where the representations
+        changed most by CKA.
 
     >>> rows = [dict(model="m", task="pos", probe="linear", layer=l, metric="accuracy", value=v, control=c)
     ...         for c, values in ((False, [0.6, 0.9, 0.8]), (True, [0.5, 0.6, 0.6])) for l, v in enumerate(values)]
@@ -420,9 +473,7 @@ def findings(scores: pd.DataFrame, selection: Iterable[str] = ()) -> pd.DataFram
     curves = layer_curves(scores)
     sentences: list[tuple[str, str]] = []
     mixed: set = set()
-    for _, row in table.iterrows():
-        if row["model"] in chains and row["checkpoint"] != chains[row["model"]][-1]:
-            continue
+    for _, row in table[~table["model"].isin(chains)].iterrows():
         layers = curves[(curves[GROUP] == row[GROUP]).all(axis=1)]["layer"]
         ci = (f" [{row['best_ci_low']:.3f}, {row['best_ci_high']:.3f}]"
               if pd.notna(row["best_ci_low"]) and pd.notna(row["best_ci_high"]) else "")
@@ -451,33 +502,134 @@ def findings(scores: pd.DataFrame, selection: Iterable[str] = ()) -> pd.DataFram
         if gains:
             verb = "beats" if all(g > 0 for g, _ in gains) else "against its baselines:"
             sentences.append(("baselines", f"{_name(row)} {verb} " + "; ".join(p for _, p in gains) + "."))
-    sentences += _transfer_sentences(scores, chains)
+    sentences += _chain_sentences(table, curves, chains)
+    sentences += _transfer_sentences(scores, transfer_steps(scores) if steps is None else steps)
     sentences += [("selection", f"Which layers to use for {text}") for text in selection]
     return pd.DataFrame(sentences, columns=["topic", "sentence"])
 
 
-def _transfer_sentences(scores: pd.DataFrame, chains: dict[str, list[str]]) -> list[tuple[str, str]]:
-    deltas = checkpoint_deltas(scores)
-    similarity = checkpoint_similarity(scores)
+def _layers_text(layers: Iterable[int]) -> str:
+    """``[0, 1, 2, 4]`` -> ``"layers 0-2 and 4"``; ``[3]`` -> ``"layer 3"``."""
+    layers = sorted(int(x) for x in layers)
+    runs: list[list[int]] = []
+    for layer in layers:
+        if runs and layer == runs[-1][-1] + 1:
+            runs[-1].append(layer)
+        else:
+            runs.append([layer])
+    parts = [f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs]
+    words = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"layer{'s' if len(layers) > 1 else ''} {words}"
+
+
+def _listing(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _chain_sentences(table: pd.DataFrame, curves: pd.DataFrame, chains: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """Per (model, task, probe) of a chain: where each checkpoint peaks, and how each checkpoint's
+    best score compares with its baselines."""
+    out: list[tuple[str, str]] = []
+    mixed: set = set()
+    rows = table[table["model"].isin(chains)]
+    for (model, task, probe), group in rows.groupby(["model", "task", "probe"], sort=False):
+        order = [c for c in chains[model] if c in set(group["checkpoint"])]
+        group = group.set_index("checkpoint").loc[order]
+        name = f"{task} ({probe}, {model})"
+        layers = curves[(curves["model"] == model) & (curves["task"] == task) & (curves["probe"] == probe)]["layer"]
+        span = f"of layers {int(layers.min())}-{int(layers.max())}"
+        best = group["best_layer"].astype(int)
+        if best.nunique() == 1:
+            values = _listing([f"{c} {group.loc[c, 'best_score']:.3f}" for c in order])
+            text = f"{name}: {group['metric'].iloc[0]} peaks at layer {best.iloc[0]} {span} at every checkpoint ({values})."
+        else:
+            where = _listing([f"layer {best[c]} in {c} ({group.loc[c, 'best_score']:.3f})" for c in order])
+            text = f"{name}: {group['metric'].iloc[0]} peaks at {where}, {span}."
+        if (model, task) not in mixed and group["expected_layer"].notna().any():
+            mixed.add((model, task))
+            text += " Scalar mix, expected layer: " + _listing(
+                [f"{c} {group.loc[c, 'expected_layer']:.2f}" for c in order if pd.notna(group.loc[c, "expected_layer"])]) + "."
+        out.append(("peak", text))
+        phrases = []
+        for column, what in (("selectivity", "its control task"), ("gain_over_layer0", "layer 0"),
+                             ("gain_over_random", "the random-weights model")):
+            gains = group[column].dropna()
+            if gains.empty:
+                continue
+            won = [c for c in gains.index if round(gains[c], 3) > 0]  # a gain that prints as +0.000 is none
+            fmt = {c: f"{c} {gains[c]:+.3f}" for c in gains.index}
+            if column == "gain_over_layer0":
+                fmt.update({c: f"{c} (peaks at layer 0)" for c in gains.index if group.loc[c, "best_layer"] == 0})
+            if len(won) == len(gains):
+                lo, hi = gains.idxmin(), gains.idxmax()
+                by = (f"by {gains[lo]:+.3f} ({lo}) to {gains[hi]:+.3f} ({hi})" if len(gains) > 1 and lo != hi
+                      else f"by {gains[hi]:+.3f}")
+                phrases.append(f"beats {what} at every checkpoint, {by}")
+            elif won:
+                lost = [c for c in gains.index if c not in won]
+                phrases.append(f"beats {what} at {len(won)} of {len(gains)} checkpoints ({_listing([fmt[c] for c in won])}), "
+                               f"not at {_listing([fmt[c] for c in lost])}")
+            else:
+                phrases.append(f"beats {what} at no checkpoint ({_listing([fmt[c] for c in gains.index])})")
+        if phrases:
+            out.append(("baselines", f"{name} " + "; ".join(phrases) + "."))
+    return out
+
+
+def _change_text(g: pd.DataFrame, up: str, down: str) -> str:
+    """Where a per-layer change (columns ``layer, delta``) went up, down or stayed within
+    :data:`UNCHANGED`, with the numbers."""
+    g = g.sort_values("layer")
+    rises, falls = g[g["delta"] >= UNCHANGED], g[g["delta"] <= -UNCHANGED]
+    flat = g[g["delta"].abs() < UNCHANGED]
+    if len(flat) == len(g):
+        return f"stays within ±{UNCHANGED:g} at every layer"
+    for part, verb in ((rises, up), (falls, down)):
+        if len(part) == len(g):
+            small = part.loc[part["delta"].abs().idxmin()]
+            large = part.loc[part["delta"].abs().idxmax()]
+            if f"{small['delta']:+.3f}" == f"{large['delta']:+.3f}":
+                return f"{verb} by {large['delta']:+.3f} at every layer"
+            return (f"{verb} at every layer, by {small['delta']:+.3f} (layer {int(small['layer'])}) to "
+                    f"{large['delta']:+.3f} (layer {int(large['layer'])})")
+    pieces = []
+    for part, verb in ((rises, up), (falls, down)):
+        if len(part) == 1:
+            pieces.append(f"{verb} at layer {int(part['layer'].iloc[0])} ({part['delta'].iloc[0]:+.3f})")
+        elif len(part):
+            top = part.loc[part["delta"].abs().idxmax()]
+            pieces.append(f"{verb} at {_layers_text(part['layer'])} (most at layer {int(top['layer'])}: "
+                          f"{top['delta']:+.3f})")
+    if len(flat):
+        pieces.append(f"stays within ±{UNCHANGED:g} at {_layers_text(flat['layer'])}")
+    return _listing(pieces)
+
+
+def _transfer_sentences(scores: pd.DataFrame, steps: pd.DataFrame) -> list[tuple[str, str]]:
+    deltas = checkpoint_deltas(scores, steps)
+    similarity = checkpoint_similarity(scores, steps)
     out = []
-    for model, order in chains.items():
-        for before, after in zip(order, order[1:]):
-            step = deltas[(deltas["model"] == model) & (deltas["previous"] == before) & (deltas["checkpoint"] == after)]
-            parts = []
-            for (task, probe), g in step.groupby(["task", "probe"], sort=True):
-                top = g.loc[g["delta"].abs().idxmax()]
-                parts.append(f"{task} ({probe}) {g['delta'].mean():+.3f} on average, most at layer {int(top['layer'])} "
-                             f"({top['delta']:+.3f})")
-            sim = similarity[(similarity["model"] == model) & (similarity["checkpoint"] == after)
-                             & (similarity["other"] == before)]
-            text = f"{model}, {before} -> {after}: " + ("; ".join(parts) if parts else "no common probed layers")
-            if len(sim):
-                low = sim.loc[sim["cka"].idxmin()]
-                high = sim.loc[sim["cka"].idxmax()]
-                if high["cka"] - low["cka"] < 0.0005:  # equal at the printed precision
-                    text += f". Linear CKA with {before} is {low['cka']:.3f} at every layer"
-                else:
-                    text += (f". Representations changed most at layer {int(low['layer'])} (CKA {low['cka']:.3f}) "
-                             f"and least at layer {int(high['layer'])} (CKA {high['cka']:.3f})")
-            out.append(("transfer", text + "."))
+    for step in steps.itertuples(index=False):
+        rows = deltas[(deltas["model"] == step.model) & (deltas["step"] == step.step)]
+        if step.kind == INIT:
+            up, down = "is higher from pre-trained weights", "is lower from pre-trained weights"
+            head = (f"{step.model}, fine-tuned from pre-trained weights vs from random init ({step.after} vs "
+                    f"{step.before}, same seed and data)")
+        else:
+            up, down = "rises", "falls"
+            what = STEP_NAMES.get(step.kind, "the step")
+            head = f"{step.model}, {what} ({step.before} -> {step.after})"
+        parts = [f"{task} ({probe}) {_change_text(g, up, down)}"
+                 for (task, probe), g in rows.groupby(["task", "probe"], sort=True)]
+        text = f"{head}: " + ("; ".join(parts) if parts else "no common probed layers")
+        sim = similarity[(similarity["model"] == step.model) & (similarity["step"] == step.step)]
+        if len(sim):
+            low = sim.loc[sim["cka"].idxmin()]
+            high = sim.loc[sim["cka"].idxmax()]
+            if high["cka"] - low["cka"] < 0.0005:  # equal at the printed precision
+                text += f". Linear CKA between the two is {low['cka']:.3f} at every layer"
+            else:
+                text += (f". Representations differ most at layer {int(low['layer'])} (CKA {low['cka']:.3f}) "
+                         f"and least at layer {int(high['layer'])} (CKA {high['cka']:.3f})")
+        out.append(("transfer", text + "."))
     return out

@@ -13,9 +13,10 @@ A report never re-runs a probe: it reads the tidy scores table (one row per meas
 * ``mix_profile.png`` (Tenney et al. 2019 Figure 1: scalar-mix weights, cumulative-score gains,
   expected layer and centre of gravity per task), ``selectivity.png``, ``mdl.png``,
 * ``layer_similarity_cka.png``, and for transfer chains ``checkpoint_deltas.png`` (score change per
-  layer at each step) and ``checkpoint_cka.png`` (CKA between consecutive checkpoints per layer),
+  layer at each step) and ``checkpoint_cka.png`` (CKA per layer between the checkpoints of each lineage step),
 * ``report.md`` and a self-contained ``report.html`` (figures inlined), and
-* ``config.json``, the resolved configuration that produced the scores, and
+* ``config.json``, the resolved configuration that produced the scores (paths relative to the
+  report folder, so a committed report names its inputs wherever it is cloned), and
 * ``report.json``: title, description and extra sections, so ``probekit report RESULTS_DIR``
   rebuilds the same report from the folder alone (:func:`rebuild_report`).
 """
@@ -24,8 +25,10 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -52,8 +55,10 @@ from probekit.analysis import (  # noqa: E402,F401  (re-exported: report.layer_c
     prepare,
     primary_metric,
     summarize,
+    transfer_steps,
 )
-from probekit.io import atomic_write_text  # noqa: E402
+from probekit.io import atomic_write_bytes, atomic_write_text  # noqa: E402
+from probekit.transfer.steps import INIT  # noqa: E402
 
 BASELINE_GREY = "0.45"  # random-weights curves and the layer-0 line: grey, dotted / thin
 
@@ -68,11 +73,28 @@ def _grid(n: int, ncols: int, width: float, height: float):
     return fig, flat
 
 
+# Figures are palette PNGs of this many colours: report.html inlines them (base64), and a plot's
+# flat fills, lines and text lose nothing visible, at about a quarter of the bytes of 24-bit RGBA.
+PNG_COLOURS = 64
+
+
+def _write_png(fig, path: Path, dpi: int = 100) -> Path:
+    """Save ``fig`` to ``path`` as a palette PNG (:data:`PNG_COLOURS` colours, no dithering) and close it."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    image = Image.open(buffer).convert("RGB").quantize(colors=PNG_COLOURS, method=Image.Quantize.MEDIANCUT,
+                                                       dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    image.save(out, format="png", optimize=True)
+    return atomic_write_bytes(path, out.getvalue())
+
+
 def _save(fig, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return _write_png(fig, path)
 
 
 def _line_colors(lines: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
@@ -155,9 +177,7 @@ def plot_task_heatmap(curves: pd.DataFrame, path: Path) -> Path:
     ax.set_title("score per layer (colour: normalised within task)", fontsize=9)
     fig.colorbar(im, ax=ax, fraction=0.03)
     fig.tight_layout()
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return _write_png(fig, path, dpi=110)
 
 
 def plot_cka(matrices: dict[str, pd.DataFrame], path: Path) -> Path:
@@ -178,9 +198,7 @@ def plot_cka(matrices: dict[str, pd.DataFrame], path: Path) -> Path:
         ax.set_ylabel("layer")
     fig.colorbar(im, ax=list(flat), fraction=0.02)
     fig.suptitle("linear CKA between layers", fontsize=9)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return _write_png(fig, path)
 
 
 def plot_mix_profile(profile: pd.DataFrame, path: Path) -> Path:
@@ -247,12 +265,13 @@ def plot_layer_metric(scores: pd.DataFrame, metric: str, ylabel: str, path: Path
 
 def plot_checkpoint_deltas(deltas: pd.DataFrame, path: Path) -> Path:
     """One heatmap per (model, task, probe): score change per layer (columns) at each step of the
-    chain (rows), red = gained, blue = lost."""
+    chain's lineage and each init comparison (rows, :func:`probekit.analysis.transfer_steps`),
+    red = gained, blue = lost."""
     panels = deltas[["model", "task", "probe"]].drop_duplicates().values.tolist()
-    fig, flat = _grid(len(panels), 3, 5.0, 0.9 + 0.45 * deltas.groupby(["previous", "checkpoint"]).ngroups)
+    fig, flat = _grid(len(panels), 3, 5.0, 0.9 + 0.45 * deltas["step"].nunique())
     for ax, (model, task, probe) in zip(flat, panels):
         g = deltas[(deltas["model"] == model) & (deltas["task"] == task) & (deltas["probe"] == probe)].copy()
-        g["step"] = g["previous"] + " → " + g["checkpoint"]
+        g["step"] = g["step"].str.replace(" -> ", " → ")
         table = g.pivot_table(index="step", columns="layer", values="delta", sort=False)
         bound = max(float(np.nanmax(np.abs(table.values))), 1e-6)
         ax.imshow(table.values, cmap="RdBu_r", vmin=-bound, vmax=bound, aspect="auto")
@@ -267,20 +286,22 @@ def plot_checkpoint_deltas(deltas: pd.DataFrame, path: Path) -> Path:
 
 
 def plot_checkpoint_cka(similarity: pd.DataFrame, path: Path) -> Path:
-    """Per model: linear CKA per layer between each checkpoint and the one before it (1 = the step
-    left the layer's representations unchanged)."""
-    step = similarity[similarity["consecutive"]]
+    """Per model: linear CKA per layer between the two checkpoints of each step of the chain
+    (each checkpoint and its parent; a pre-trained fine-tune and its random-init twin), 1 = the
+    layer's representations are the same."""
+    step = similarity[similarity["step"] != ""]
     models = list(dict.fromkeys(step["model"]))
     fig, flat = _grid(len(models), 2, 6.0, 3.6)
     for ax, model in zip(flat, models):
         g = step[step["model"] == model]
-        pairs = list(dict.fromkeys(zip(g["other"], g["checkpoint"])))
-        for k, (before, after) in enumerate(pairs):
-            line = g[(g["other"] == before) & (g["checkpoint"] == after)].sort_values("layer")
-            ax.plot(line["layer"], line["cka"], "-o", ms=3, color=plt.cm.viridis(0.1 + 0.75 * k / max(1, len(pairs) - 1)),
-                    label=f"{before} → {after}")
+        labels = list(dict.fromkeys(g["step"]))
+        for k, label in enumerate(labels):
+            line = g[g["step"] == label].sort_values("layer")
+            init = line["kind"].iloc[0] == INIT
+            ax.plot(line["layer"], line["cka"], "--s" if init else "-o", ms=3,
+                    color=plt.cm.viridis(0.1 + 0.75 * k / max(1, len(labels) - 1)), label=label.replace(" -> ", " → "))
         ax.set_ylim(0, 1.02)
-        ax.set_title(f"{model}: CKA with the previous checkpoint", fontsize=9)
+        ax.set_title(f"{model}: CKA between the checkpoints of each step", fontsize=9)
         ax.set_xlabel("layer")
         ax.set_ylabel("linear CKA")
         ax.grid(alpha=0.3)
@@ -314,6 +335,76 @@ def _html_table(frame: pd.DataFrame) -> str:
 REPORT_TEXT = "report.json"  # the words of a report that are not in the scores table
 
 
+def _map_paths(value: Any, change, keypath: str = "") -> tuple[Any, list[str]]:
+    """``value`` with ``change(text)`` applied to every string (``None``: left as is), and the
+    dotted key paths (list items by index) where it changed something."""
+    if isinstance(value, dict):
+        pairs = [(k, _map_paths(v, change, f"{keypath}.{k}" if keypath else str(k))) for k, v in value.items()]
+        return {k: v for k, (v, _) in pairs}, [p for _, (_, ps) in pairs for p in ps]
+    if isinstance(value, (list, tuple)):
+        pairs = [_map_paths(v, change, f"{keypath}.{i}" if keypath else str(i)) for i, v in enumerate(value)]
+        return [v for v, _ in pairs], [p for _, ps in pairs for p in ps]
+    if isinstance(value, str):
+        new = change(value)
+        if new is not None and new != value:
+            return new, [keypath]
+    return value, []
+
+
+def _with_spec_path(text: str, change) -> str | None:
+    """``change`` applied to a path, or to the source path of a ``SOURCE:random@SEED`` spec."""
+    from probekit.errors import ConfigError
+    from probekit.extract.random_weights import parse_random_spec, random_spec
+
+    try:
+        spec = parse_random_spec(text)
+    except ConfigError:  # "x:random@y" with a seed that is no number: an ordinary string here
+        spec = None
+    if spec is not None:
+        source = change(spec[0])
+        return None if source is None else random_spec(source, spec[1])
+    return change(text)
+
+
+def portable_config(config: dict, base: str | Path) -> tuple[dict, list[str]]:
+    """``config`` with every absolute path in it (and the source of every ``SOURCE:random@SEED``
+    spec) made relative to ``base``, the results folder; returns it and the key paths changed.
+
+    A committed results folder then names the models, data files and checkpoints it was computed
+    from wherever the repository is cloned (``runs/demo-transfer/general`` is
+    ``../../runs/demo-transfer/general`` from ``reports/demo``). A path on another drive stays
+    absolute."""
+    base = os.path.abspath(base)
+
+    def relative(text: str) -> str | None:
+        if not os.path.isabs(text):
+            return None
+        try:
+            return Path(os.path.relpath(text, base)).as_posix()
+        except ValueError:  # another drive (Windows): no relative path exists
+            return None
+
+    return _map_paths(config, lambda text: _with_spec_path(text, relative))
+
+
+def absolute_config(config: dict, base: str | Path, keys: Iterable[str]) -> dict:
+    """The inverse of :func:`portable_config`: the values at ``keys`` (relative to ``base``) made
+    absolute again."""
+    wanted = set(keys)
+    base = Path(base).resolve()
+
+    def walk(value: Any, keypath: str) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v, f"{keypath}.{k}" if keypath else str(k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, f"{keypath}.{i}" if keypath else str(i)) for i, v in enumerate(value)]
+        if isinstance(value, str) and keypath in wanted:
+            return _with_spec_path(value, lambda text: os.path.normpath(str(base / text)))
+        return value
+
+    return walk(config, "")
+
+
 def rebuild_report(results: str | Path, out_dir: str | Path | None = None, *, title: str | None = None) -> Path:
     """Write the report of a results folder again, from its files alone: ``scores.csv`` (or the
     finished ``units/*.csv`` of an interrupted run), ``config.json`` and ``report.json``."""
@@ -336,8 +427,9 @@ def rebuild_report(results: str | Path, out_dir: str | Path | None = None, *, ti
                 stored[name] = json.loads(path.read_text("utf-8"))
             except json.JSONDecodeError as err:
                 raise ConfigError(f"{path}: not valid JSON ({err}); delete it to report without it") from err
-    config = stored.get("config.json", {})
     text = stored.get(REPORT_TEXT) or {}
+    # config.json holds paths relative to the folder it is in; written elsewhere, they follow
+    config = absolute_config(stored.get("config.json", {}), results, text.get("relative_paths", []))
     suite = config.get("suite", config)  # the demo nests the suite's configuration
     comparisons = []
     for table_file in sorted(results.glob("selection/*/*/compare.csv")):  # a suite's [selection] results
@@ -382,16 +474,13 @@ def baseline_view(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _delta_view(deltas: pd.DataFrame) -> pd.DataFrame:
-    table = deltas.assign(step=deltas["previous"] + " -> " + deltas["checkpoint"])
-    table = table.pivot_table(index=["model", "task", "probe", "step"], columns="layer", values="delta", sort=False)
+    table = deltas.pivot_table(index=["model", "task", "probe", "step"], columns="layer", values="delta", sort=False)
     table.columns = [f"layer {c}" for c in table.columns]
     return table.reset_index()
 
 
 def _similarity_view(similarity: pd.DataFrame) -> pd.DataFrame:
-    step = similarity[similarity["consecutive"]]
-    table = step.assign(step=step["other"] + " -> " + step["checkpoint"])
-    table = table.pivot_table(index=["model", "step"], columns="layer", values="cka", sort=False)
+    table = similarity[similarity["step"] != ""].pivot_table(index=["model", "step"], columns="layer", values="cka", sort=False)
     table.columns = [f"layer {c}" for c in table.columns]
     return table.reset_index()
 
@@ -411,19 +500,22 @@ BASELINES_TEXT = (
 )
 
 
-def report_sections(scores: pd.DataFrame, out: Path, *, comparisons=(), extra_sections=()) -> list[tuple[str, list]]:
+def report_sections(scores: pd.DataFrame, out: Path, *, comparisons=(), extra_sections=(),
+                    config: dict | None = None) -> list[tuple[str, list]]:
     """The report's content, in order, as ``(heading, items)``; an item is ``("bullets", [str])``,
     ``("text", str)``, ``("note", str)``, ``("strong", str)``, ``("table", DataFrame)``,
-    ``("figure", Path)`` or ``("pre", str)``. Figures are written into ``out``."""
+    ``("figure", Path)`` or ``("pre", str)``. Figures are written into ``out``. ``config`` (the
+    resolved suite) gives a transfer chain's lineage (:func:`probekit.analysis.transfer_steps`)."""
     curves = layer_curves(scores)
     summary = summarize(scores)
     baselines = baseline_table(scores)
-    deltas = checkpoint_deltas(scores)
-    similarity = checkpoint_similarity(scores)
+    steps = transfer_steps(scores, config)
+    deltas = checkpoint_deltas(scores, steps)
+    similarity = checkpoint_similarity(scores, steps)
     profile = mix_profile(scores)
     comparisons = [(comparison_view(table), rec, notes) for table, rec, notes in comparisons]
     sections: list[tuple[str, list]] = []
-    sentences = findings(scores, [rec for _, rec, _ in comparisons])
+    sentences = findings(scores, [rec for _, rec, _ in comparisons], steps)
     if len(sentences):
         sections.append(("Summary", [("bullets", sentences["sentence"].tolist())]))
     shown = summary.drop(columns=[c for c in ("checkpoint",) if c in summary and not summary[c].any()])
@@ -458,11 +550,14 @@ def report_sections(scores: pd.DataFrame, out: Path, *, comparisons=(), extra_se
         sections.append(("Layer similarity (linear CKA)", [("figure", plot_cka(matrices, out / "layer_similarity_cka.png"))]))
     if len(deltas):
         sections.append(("What each transfer step changed, per layer", [
-            ("note", "Score of each checkpoint minus the checkpoint before it, per layer (headline metric)."),
+            ("note", "Per layer (headline metric): each checkpoint minus its parent in the chain (a -> b: the "
+                     "training step from a to b); and a checkpoint fine-tuned from pre-trained weights minus its "
+                     "random-init twin with the same seed (b vs a: what pre-training buys). Siblings are never "
+                     "compared."),
             ("figure", plot_checkpoint_deltas(deltas, out / "checkpoint_deltas.png")), ("table", _delta_view(deltas))]))
-    if len(similarity) and similarity["consecutive"].any():
+    if len(similarity) and (similarity["step"] != "").any():
         sections.append(("Representation change between checkpoints (linear CKA)", [
-            ("note", "Linear CKA per layer between each checkpoint and the previous one, on the same words "
+            ("note", "Linear CKA per layer between the two checkpoints of each step above, on the same words "
                      "(1: unchanged)."),
             ("figure", plot_checkpoint_cka(similarity, out / "checkpoint_cka.png")),
             ("table", _similarity_view(similarity))]))
@@ -541,8 +636,10 @@ def write_report(
     out_dir : path
         Created if missing; existing report files are replaced atomically.
     config : dict, optional
-        The resolved configuration that produced ``scores``; stored verbatim in ``config.json``
-        and shown in the report.
+        The resolved configuration that produced ``scores``; stored in ``config.json`` and shown
+        in the report with its absolute paths made relative to ``out_dir``
+        (:func:`portable_config`; ``report.json`` lists them, so :func:`rebuild_report` can
+        write the report elsewhere).
     description : str, optional
         What the study is (a suite's ``description``), shown under the title.
     extra_sections : iterable of (heading, markdown text)
@@ -553,14 +650,15 @@ def write_report(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    config = config or {}
+    config, relative = portable_config(config or {}, out)
     atomic_write_text(out / "scores.csv", scores.to_csv(index=False))
     atomic_write_text(out / "summary.csv", summarize(scores).to_csv(index=False))
     atomic_write_text(out / "baselines.csv", baseline_table(scores).to_csv(index=False))
     atomic_write_text(out / "config.json", json.dumps(config, indent=2, sort_keys=True, default=str))
     extra_sections = list(extra_sections)
     atomic_write_text(out / REPORT_TEXT, json.dumps({"title": title, "description": description,
-                                                     "extra_sections": extra_sections}, indent=2))
-    sections = report_sections(scores, out, comparisons=comparisons, extra_sections=extra_sections)
+                                                     "extra_sections": extra_sections,
+                                                     "relative_paths": relative}, indent=2))
+    sections = report_sections(scores, out, comparisons=comparisons, extra_sections=extra_sections, config=config)
     atomic_write_text(out / "report.md", _markdown(title, description, sections, config))
     return atomic_write_text(out / "report.html", _html(title, description, sections, config))

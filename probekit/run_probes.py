@@ -122,6 +122,9 @@ def probe_task(
       examples) for the task and, with ``control``, for the Hewitt & Liang control task, plus
       ``selectivity`` (task - control, paired bootstrap CI); probe ``mix_cumulative`` (linear
       classifier on the scalar mix of layers 0..l) gives the curve behind ``expected_layer``.
+    * structural probes (``inputs == "trees"``): their scores per layer (``uuas``, ``dspr`` /
+      ``root_acc``, ``nspr``); with ``control``, the same on Hewitt & Liang-style control trees
+      and ``selectivity`` (:func:`_structural_rows`).
     * with ``mdl``: ``mdl_codelength`` (bits) and ``mdl_compression`` (uniform / online
       codelength) per layer, for each probe, task and control, on the training split (Voita &
       Titov 2020; :func:`probekit.probes.mdl.online_code`, first seed).
@@ -173,7 +176,7 @@ def probe_task(
             continue
         if spec.inputs == "trees":
             rows += _structural_rows(base, spec, options, model, train_sentences, eval_sentences, layer_ids, seeds,
-                                     device, progress, extract_options)
+                                     device, progress, extract_options, control=control)
             continue
         preds: dict = {}
         for seed in seeds:
@@ -227,9 +230,15 @@ def _fit_predict(spec: ProbeSpec, options: dict, seed: int, device, tr: Split, e
 
 
 def _structural_rows(base, spec: ProbeSpec, options, model, train_sentences, eval_sentences, layer_ids, seeds,
-                     device, progress, extract_options) -> list[dict]:
-    """Hewitt & Manning probe on every layer: word vectors of the sentences that have a tree."""
+                     device, progress, extract_options, *, control: bool = False) -> list[dict]:
+    """Hewitt & Manning probe on every layer: word vectors of the sentences that have a tree.
+
+    With ``control``, the same probe is also fitted to the control trees of the same sentences
+    (:class:`probekit.tasks.control.ControlTrees`, seed 0 like every control task): rows with
+    ``control=True``, and per layer ``selectivity`` = headline score (UUAS, or root accuracy for
+    the depth probe) minus the control's, without an interval (the scores are corpus ratios)."""
     from probekit.extract import extract
+    from probekit.tasks.control import ControlTrees
 
     splits = []
     for sentences in (train_sentences, eval_sentences):
@@ -238,22 +247,34 @@ def _structural_rows(base, spec: ProbeSpec, options, model, train_sentences, eva
             raise ProbekitError(f"task {base['task']!r}: probe {spec.name!r} needs dependency trees (heads); "
                                 "no sentence of this split has one")
         reps = extract(model, usable, layers=layer_ids, progress=progress, device=device, **extract_options)
-        splits.append((reps, [s.heads for s in usable]))
-    (train_reps, train_heads), (eval_reps, eval_heads) = splits
+        splits.append((reps, [s.heads for s in usable], [s.tokens for s in usable]))
+    (train_reps, train_heads, train_tokens), (eval_reps, eval_heads, eval_tokens) = splits
+    trees = [(False, train_heads, eval_heads)]
+    if control:
+        controls = ControlTrees(seed=0)
+        trees.append((True, [controls.heads(t) for t in train_tokens], [controls.heads(t) for t in eval_tokens]))
 
     def per_sentence(reps, layer):
         matrix, offsets = np.asarray(reps.layer(layer), dtype=np.float32), reps.text_offsets
         return [matrix[offsets[t]:offsets[t + 1]] for t in range(len(offsets) - 1)]
 
     rows = []
-    common = dict(**base, control=False, probe=spec.name, n_train=len(train_heads), n_eval=len(eval_heads))
+    common = dict(**base, probe=spec.name, n_train=len(train_heads), n_eval=len(eval_heads))
     for seed in seeds:
         for layer in tqdm(layer_ids, desc=f"{base['task']} {spec.name} seed {seed} (per layer)",
                           disable=not progress, leave=False):
-            est = spec.make(random_state=seed, device=device or "auto", **options)
-            est.fit(per_sentence(train_reps, layer), train_heads)
-            for metric, value in est.score(per_sentence(eval_reps, layer), eval_heads).items():
-                rows.append(_row(**common, layer=layer, seed=seed, metric=metric, value=float(value)))
+            headline = {}
+            for is_control, fit_heads, score_heads in trees:
+                est = spec.make(random_state=seed, device=device or "auto", **options)
+                est.fit(per_sentence(train_reps, layer), fit_heads)
+                scores = est.score(per_sentence(eval_reps, layer), score_heads)
+                for metric, value in scores.items():
+                    rows.append(_row(**common, control=is_control, layer=layer, seed=seed, metric=metric,
+                                     value=float(value)))
+                headline[is_control] = scores["uuas"] if "uuas" in scores else scores["root_acc"]
+            if control:
+                rows.append(_row(**common, control=False, layer=layer, seed=seed, metric="selectivity",
+                                 value=float(headline[False] - headline[True])))
     return rows
 
 

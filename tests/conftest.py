@@ -65,3 +65,32 @@ def smollm2() -> Path:
         if importlib.util.find_spec(module) is None:
             _need("SmolLM2 (GGUF)", f"package {package} not installed")
     return resolve_file(ALIASES["smollm2"])
+
+
+# A two-stage [transfer] chain that trains in seconds: a tiny model pre-trained on generated text
+# (4 steps), fine-tuned on a generated downstream task (2 steps). Suites in the tests append it.
+TINY_CHAIN = """[transfer]
+name = "chain"
+out = "runs"
+[[transfer.stages]]
+name = "general"
+kind = "pretrain"
+corpus = "synthetic:general:300"
+size = "tiny"
+seq_len = 32
+vocab_size = 600
+train = { steps = 4, batch_size = 8 }
+[[transfer.stages]]
+name = "ft"
+kind = "finetune"
+from = "general"
+tasks = ["downstream:general:40"]
+max_len = 32
+train = { steps = 2, batch_size = 8 }
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_chain() -> str:
+    """The ``[transfer]`` section of :data:`TINY_CHAIN` (stages ``general`` -> ``ft``, model ``chain``)."""
+    return TINY_CHAIN

@@ -62,7 +62,7 @@ def test_bad_random_seed_is_refused(tiny):
         resolve_model(f"{tiny}:random@x")
 
 
-STUDY = """name = "baseline-study"
+STUDY_HEAD = """name = "baseline-study"
 [data.synthetic]
 train_sentences = 50
 eval_sentences = 25
@@ -79,30 +79,21 @@ bootstrap = 20
 [baselines]
 random_weights = true
 random_seed = 3
-[transfer]
-name = "chain"
-out = "runs"
-[[transfer.stages]]
-name = "general"
-kind = "pretrain"
-corpus = "synthetic:general:300"
-size = "tiny"
-seq_len = 32
-vocab_size = 600
-train = { steps = 4, batch_size = 8, save_at = [2] }
-probe_intermediate = true
-[[transfer.stages]]
-name = "ft"
-kind = "finetune"
-from = "general"
-tasks = ["downstream:general:40"]
-max_len = 32
-train = { steps = 2, batch_size = 8 }
 """
 
 
+@pytest.fixture()
+def study(tiny_chain) -> str:
+    """The tiny model with its random-weights baseline, and the tiny chain with an intermediate
+    checkpoint of its pre-training probed."""
+    general = "train = { steps = 4, batch_size = 8 }\n"
+    assert general in tiny_chain
+    return STUDY_HEAD + tiny_chain.replace(general, "train = { steps = 4, batch_size = 8, save_at = [2] }\n"
+                                           "probe_intermediate = true\n", 1)
+
+
 @pytest.mark.slow
-def test_suite_baselines_intermediate_checkpoints_and_their_report(tmp_path, tiny):
+def test_suite_baselines_intermediate_checkpoints_and_their_report(tmp_path, tiny, study):
     import shutil
 
     import pandas as pd
@@ -111,7 +102,7 @@ def test_suite_baselines_intermediate_checkpoints_and_their_report(tmp_path, tin
     from probekit.suite import load_suite
 
     shutil.copytree(tiny, tmp_path / "tiny")
-    (tmp_path / "s.toml").write_text(STUDY)
+    (tmp_path / "s.toml").write_text(study)
     models = {m["id"]: m for m in load_suite(tmp_path / "s.toml").config["models"]}
     assert list(models) == ["tiny", "chain-general@2", "chain-general", "chain-ft", "tiny:random", "chain:random"]
     assert models["tiny:random"]["path"].endswith("tiny:random@3")
@@ -142,12 +133,12 @@ def test_suite_baselines_intermediate_checkpoints_and_their_report(tmp_path, tin
     ("random_seed = 3", "unknown key 'random_sed'; did you mean 'random_seed'?"),
     ("probe_intermediate = true", "saves no intermediate checkpoint"),
 ])
-def test_bad_baseline_and_intermediate_keys_are_refused(tmp_path, edit, message):
+def test_bad_baseline_and_intermediate_keys_are_refused(tmp_path, edit, message, study):
     from probekit.suite import load_suite
 
     replacement = {"random_weights = true": 'random_weights = "yes"', "random_seed = 3": "random_sed = 3",
                    "probe_intermediate = true": "probe_intermediate = true\n"}[edit]
-    text = STUDY.replace(edit, replacement)
+    text = study.replace(edit, replacement)
     if edit == "probe_intermediate = true":
         text = text.replace(", save_at = [2]", "")
     (tmp_path / "s.toml").write_text(text)

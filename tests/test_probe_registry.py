@@ -146,3 +146,30 @@ def test_a_probe_asked_for_a_task_it_cannot_run_is_an_error(model):
                         probe_params={"structural": {"rank": 8, "max_epochs": 2}}, mix=False, progress=False)
     table = per_layer_table(scores)
     assert list(table.metric) == ["uuas"] * 3 and list(table.layer) == [0, 1, 2]
+
+
+def test_structural_probe_gets_control_trees_from_a_suite(tmp_path, model, monkeypatch):
+    import numpy as np
+
+    import probekit.suite as suite_module
+
+    text = SUITE.format(model=model, probes="linear = { max_epochs = 5 }\nstructural = { rank = 8, max_epochs = 3 }")
+    text = text.replace('[[tasks]]\nname = "tense"\n', "")
+    path = tmp_path / "control.toml"
+    path.write_text(text.replace('name = "deps"\n', 'name = "deps"\ncontrol = true\n')
+                    .replace('name = "pos"\n', 'name = "pos"\ncontrol = true\n'))
+    scores = run_suite(load_suite(path), tmp_path / "out", progress=False)
+    structural = scores[scores.probe == "structural"]
+    uuas = structural[structural.metric == "uuas"]
+    assert sorted(uuas[uuas.control.astype(bool)].layer.astype(int)) == [0, 1, 2]
+    task = uuas[~uuas.control.astype(bool)].set_index("layer").value.sort_index()
+    ctrl = uuas[uuas.control.astype(bool)].set_index("layer").value.sort_index()
+    selectivity = structural[structural.metric == "selectivity"].set_index("layer").value.sort_index()
+    assert np.allclose(selectivity, task - ctrl)
+    row = summarize(scores).set_index(["task", "probe"]).loc[("deps", "structural")]
+    assert row["selectivity"] == pytest.approx(row["best_score"] - ctrl[row["best_layer"]])
+    # Only the units that run control trees carry their code version in the key.
+    before = {u.label: u.key for u in suite_module.plan_units(load_suite(path), tmp_path / "o")}
+    monkeypatch.setattr(suite_module, "TREE_CONTROL_VERSION", suite_module.TREE_CONTROL_VERSION + 1)
+    after = {u.label: u.key for u in suite_module.plan_units(load_suite(path), tmp_path / "o")}
+    assert [label for label in before if before[label] != after[label]] == ["tiny x deps"]

@@ -51,6 +51,14 @@ def test_write_report_files(tmp_path):
     page = html.read_text()
     assert "data:image/png;base64," in page and "recommended_layer" in page
     assert json.loads((tmp_path / "config.json").read_text()) == {"name": "x"}
+    # Figures are small palette PNGs (report.html inlines them): 64 colours at most.
+    from PIL import Image
+
+    from probekit.report import PNG_COLOURS
+
+    for figure in ("layer_curves.png", "task_layer_heatmap.png"):
+        image = Image.open(tmp_path / figure)
+        assert image.mode == "P" and len(image.getcolors(maxcolors=256)) <= PNG_COLOURS == 64
     assert len(pd.read_csv(tmp_path / "scores.csv")) == len(_scores())
 
 
@@ -58,9 +66,12 @@ def test_analysis_doctests():
     import doctest
 
     import probekit.analysis as analysis
+    import probekit.tasks.control as control
+    import probekit.transfer.steps as steps
 
-    result = doctest.testmod(analysis)
-    assert result.attempted >= 1 and result.failed == 0
+    for module in (analysis, steps, control):  # steps: the lineage; control: ControlTrees
+        result = doctest.testmod(module)
+        assert result.attempted >= 1 and result.failed == 0, module.__name__
 
 
 def test_f1_table_gets_its_headline_metric():
@@ -110,3 +121,28 @@ def test_rebuild_report_from_the_folder_alone(tmp_path):
     page = (tmp_path / "report.html").read_text()
     assert "Transfer chain" in page and "0.925 vs 0.731" in page and "what it is" in page
     assert (tmp_path / "layer_curves.png").stat().st_size > 0
+
+
+def test_config_paths_are_relative_to_the_report_and_follow_a_rebuild(tmp_path):
+    from probekit.report import rebuild_report
+
+    data = tmp_path / "data" / "train.conllu"
+    model = tmp_path / "runs" / "chain" / "general"
+    config = {"name": "x", "data": {"root": str(tmp_path / "data")}, "tasks": [{"train": [str(data)]}],
+              "models": [{"id": "m", "path": str(model)}, {"id": "m:random", "path": f"{model}:random@3"},
+                         {"id": "minilm", "path": "minilm"}]}
+    out = tmp_path / "reports" / "x"
+    write_report(_scores(), out, config=config)
+    stored = json.loads((out / "config.json").read_text())
+    assert str(tmp_path) not in (out / "config.json").read_text() + (out / "report.md").read_text()
+    assert stored["tasks"][0]["train"] == ["../../data/train.conllu"]
+    assert [m["path"] for m in stored["models"]] == ["../../runs/chain/general", "../../runs/chain/general:random@3",
+                                                     "minilm"]
+    assert (out / stored["data"]["root"]).resolve() == (tmp_path / "data").resolve()
+    # Rebuilt into another folder, the paths are made relative to that one.
+    elsewhere = tmp_path / "copy"
+    rebuild_report(out, elsewhere)
+    again = json.loads((elsewhere / "config.json").read_text())
+    assert again["models"][0]["path"] == "../runs/chain/general" and again["tasks"][0]["train"] == ["../data/train.conllu"]
+    rebuild_report(out)  # in place: unchanged
+    assert json.loads((out / "config.json").read_text()) == stored

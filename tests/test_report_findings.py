@@ -7,7 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from probekit.analysis import baseline_table, checkpoint_deltas, checkpoint_similarity, findings, mix_profile
+from probekit.analysis import (
+    baseline_table,
+    checkpoint_deltas,
+    checkpoint_similarity,
+    findings,
+    mix_profile,
+    transfer_steps,
+)
 from probekit.report import write_report
 
 LAYERS = range(7)
@@ -74,20 +81,78 @@ def test_summary_names_the_planted_peaks_and_margins():
 
 
 def test_summary_says_what_transfer_changed():
-    scores = chain_scores()
+    scores = chain_scores()  # no lineage given: checkpoints in table order
     deltas = checkpoint_deltas(scores)
     step = deltas[deltas["checkpoint"] == "pre"].set_index("layer")["delta"]
     assert step[4] == pytest.approx(0.30) and list(deltas["previous"].unique()) == ["init", "pre"]
     similarity = checkpoint_similarity(scores)
-    assert set(similarity.loc[similarity["consecutive"], "other"]) == {"init", "pre"}
+    assert set(similarity.loc[similarity["step"] != "", "other"]) == {"init", "pre"}
     text = "\n".join(findings(scores, ["pos: use layers 2-3 (window3)."])["sentence"])
-    # mean of the deltas (0, .05, .1, .2, .3, .25, .2) = 1.1 / 7; (0, 0, 0, 0, 0, -.05, -.2) = -0.25 / 7
-    assert ("chain, init -> pre: pos (linear) +0.157 on average, most at layer 4 (+0.300). Representations "
-            "changed most at layer 4 (CKA 0.200) and least at layer 0 (CKA 0.900).") in text
-    assert ("chain, pre -> ft: pos (linear) -0.036 on average, most at layer 6 (-0.200). Linear CKA with pre "
-            "is 0.900 at every layer.") in text
-    assert "peaks at layer 4 of layers 0-6 (0.800)" in text  # the last checkpoint's peak
+    assert ("chain, the step (init -> pre): pos (linear) rises at layers 1-6 (most at layer 4: +0.300) and stays "
+            "within ±0.01 at layer 0. Representations differ most at layer 4 (CKA 0.200) and least at layer 0 "
+            "(CKA 0.900).") in text
+    assert ("chain, the step (pre -> ft): pos (linear) falls at layers 5-6 (most at layer 6: -0.200) and stays "
+            "within ±0.01 at layers 0-4. Linear CKA between the two is 0.900 at every layer.") in text
+    # every checkpoint's peak, not only the last one's
+    assert ("pos (linear, chain): accuracy peaks at layer 0 in init (0.500), layer 4 in pre (0.800) and layer 4 "
+            "in ft (0.800), of layers 0-6.") in text
     assert "Which layers to use for pos: use layers 2-3 (window3)." in text
+
+
+LINEAGE = {"transfer": {"name": "chain", "stages": [
+    {"name": "general", "kind": "pretrain"},
+    {"name": "dapt", "kind": "adapt", "from": "general", "probe_intermediate": True},
+    {"name": "ft", "kind": "finetune", "from": "dapt", "train": {"seed": 0, "steps": 9}},
+    {"name": "ft-seed1", "kind": "finetune", "from": "dapt", "train": {"seed": 1, "steps": 9}, "probe": False},
+    {"name": "ft-random", "kind": "finetune", "from": "dapt", "init": "random", "train": {"seed": 0, "steps": 9}}]}}
+
+
+def lineage_scores() -> pd.DataFrame:
+    """general -> dapt (probed at step 100 too) -> ft, and ft's random-init twin, in file order.
+    DAPT lifts every layer; fine-tuning lowers layers 5-6; random init is 0.2 below ft."""
+    values = {"general": [0.5] * 7, "dapt@100": [0.55] * 7, "dapt": [0.6] * 7,
+              "ft": [0.6] * 5 + [0.5, 0.4], "ft-random": [0.4] * 5 + [0.3, 0.2]}
+    rows = [_row(model="chain", checkpoint=ckpt, layer=layer, value=v)
+            for ckpt, vs in values.items() for layer, v in zip(LAYERS, vs)]
+    order = list(values)
+    for i, ckpt in enumerate(order):  # the suite compares each checkpoint with every earlier one
+        for other in order[:i]:
+            rows += [_row(model="chain", checkpoint=ckpt, probe="cka_checkpoints", layer=layer,
+                          metric=f"cka_vs:{other}", value=0.3 if (ckpt, other) == ("ft-random", "ft") else 0.8)
+                     for layer in LAYERS]
+    return pd.DataFrame(rows)
+
+
+def test_transfer_steps_follow_the_lineage_not_the_table():
+    scores = lineage_scores()
+    steps = transfer_steps(scores, LINEAGE)
+    assert list(zip(steps["before"], steps["after"], steps["kind"])) == [
+        ("general", "dapt@100", "adapt"), ("dapt@100", "dapt", "adapt"), ("dapt", "ft", "finetune"),
+        ("ft-random", "ft", "init")]  # never ft -> ft-random (siblings) nor dapt -> ft-random (random weights)
+    deltas = checkpoint_deltas(scores, steps)
+    init = deltas[deltas["kind"] == "init"].set_index("layer")["delta"]
+    assert init.round(3).tolist() == [0.2] * 7  # pre-trained minus random init
+    similarity = checkpoint_similarity(scores, steps)
+    pair = similarity[similarity["kind"] == "init"]
+    assert set(pair["checkpoint"]) == {"ft"} and set(pair["other"]) == {"ft-random"} and (pair["cka"] == 0.3).all()
+    text = "\n".join(findings(scores, steps=steps)["sentence"])
+    assert "chain, domain adaptation (general -> dapt@100): pos (linear) rises by +0.050 at every layer." in text
+    assert ("chain, fine-tuning (dapt -> ft): pos (linear) falls at layers 5-6 (most at layer 6: -0.200) and "
+            "stays within ±0.01 at layers 0-4.") in text
+    assert ("chain, fine-tuned from pre-trained weights vs from random init (ft vs ft-random, same seed and data): "
+            "pos (linear) is higher from pre-trained weights by +0.200 at every layer. Linear CKA between the two is 0.300 at every layer.") in text
+    assert "ft -> ft-random" not in text and "dapt -> ft-random" not in text
+
+
+def test_report_follows_the_lineage_and_rebuilds_it(tmp_path):
+    from probekit.report import rebuild_report
+
+    write_report(lineage_scores(), tmp_path / "r", config=LINEAGE)
+    rebuilt = rebuild_report(tmp_path / "r", tmp_path / "again")
+    for md in ((tmp_path / "r" / "report.md").read_text(), rebuilt.with_name("report.md").read_text()):
+        steps = md.split("## What each transfer step changed, per layer", 1)[1].split("\n## ", 1)[0]
+        assert "| chain | pos | linear | dapt -> ft |" in steps and "| chain | pos | linear | ft vs ft-random |" in steps
+        assert "ft -> ft-random" not in md
 
 
 def test_mix_profile_is_tenneys_figure_one():

@@ -71,3 +71,28 @@ def test_structural_bad_input(corpus):
         StructuralProbe().fit(X[:3], H[:2])
     with pytest.raises(ProbekitError, match="rank"):
         StructuralProbe(rank=1000).fit(X[:3], H[:3])
+
+
+def test_control_trees_are_trees_fixed_by_word_type():
+    from probekit.probes.structural import _check_heads
+    from probekit.tasks.control import TREE_ATTACHMENTS, ControlTrees
+
+    trees = ControlTrees(seed=5)
+    sentences = [s.tokens for s in generate(80, seed=3)]
+    rng = np.random.default_rng(0)
+    sentences += [[str(w) for w in rng.integers(0, 9, size=n)] for n in range(1, 40)]  # repeated types, every length
+    behaviours = {}
+    for tokens in sentences:
+        heads = trees.heads(tokens)
+        n = len(tokens)
+        _check_heads(heads, n, "control tree")  # one root, heads in range
+        assert np.isfinite(tree_distances(heads)).all() and tree_distances(heads).max() < n  # connected, no cycle
+        assert heads[0] == 0 and (n == 1 or heads[-1] == 1)
+        for i, word in enumerate(tokens[1:-1], start=1):
+            rule = trees.attachment_of(word)
+            assert heads[i] == {"first": 1, "previous": i, "last": n}[rule]
+            behaviours.setdefault(word, set()).add(rule)
+    assert all(len(v) == 1 for v in behaviours.values())  # one behaviour per type, in every sentence
+    assert set().union(*behaviours.values()) == set(TREE_ATTACHMENTS)
+    other = ControlTrees(seed=6)
+    assert any(other.attachment_of(w) != trees.attachment_of(w) for w in behaviours)  # the seed matters

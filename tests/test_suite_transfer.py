@@ -14,7 +14,7 @@ from probekit.transfer.lineage import read_record
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-SUITE = """name = "chain-study"
+HEAD = """name = "chain-study"
 [data.synthetic]
 train_sentences = 60
 eval_sentences = 30
@@ -25,25 +25,8 @@ linear = { max_epochs = 3 }
 [scoring]
 bootstrap = 20
 cka = false
-[transfer]
-name = "chain"
-out = "runs"
-[[transfer.stages]]
-name = "general"
-kind = "pretrain"
-corpus = "synthetic:general:300"
-size = "tiny"
-seq_len = 32
-vocab_size = 600
-train = { steps = 4, batch_size = 8 }
-[[transfer.stages]]
-name = "ft"
-kind = "finetune"
-from = "general"
-tasks = ["downstream:general:40"]
-max_len = 32
-train = { steps = 2, batch_size = 8 }
-[[transfer.stages]]
+"""
+RANDOM_TWIN = """[[transfer.stages]]
 name = "ft-random"
 kind = "finetune"
 from = "general"
@@ -55,13 +38,19 @@ probe = false
 """
 
 
+@pytest.fixture()
+def suite_text(tiny_chain) -> str:
+    """The tiny chain, plus a random-init twin of its fine-tuning stage that is run, not probed."""
+    return HEAD + tiny_chain + RANDOM_TWIN
+
+
 def _line(text, needle, after=0):
     return next(i for i, line in enumerate(text.splitlines(), start=1) if i > after and needle in line)
 
 
-def test_transfer_stages_become_models(tmp_path, capsys, monkeypatch):
+def test_transfer_stages_become_models(tmp_path, capsys, monkeypatch, suite_text):
     path = tmp_path / "s.toml"
-    path.write_text(SUITE)
+    path.write_text(suite_text)
     suite = load_suite(path)
     models = {m["id"]: m for m in suite.config["models"]}
     assert set(models) == {"chain-general", "chain-ft"}  # probe = false keeps ft-random out
@@ -101,8 +90,8 @@ def test_transfer_stages_become_models(tmp_path, capsys, monkeypatch):
     assert main(["transfer", str(path)]) == 0
 
 
-def test_a_failing_stage_is_named_and_earlier_stages_stay(tmp_path, capsys):
-    text = SUITE.replace('tasks = ["downstream:general:40"]\nmax_len = 32\ntrain = { steps = 2, batch_size = 8 }\n'
+def test_a_failing_stage_is_named_and_earlier_stages_stay(tmp_path, capsys, suite_text):
+    text = suite_text.replace('tasks = ["downstream:general:40"]\nmax_len = 32\ntrain = { steps = 2, batch_size = 8 }\n'
                          'probe = false', 'tasks = ["nonsense:general"]\nmax_len = 32\nprobe = false')
     path = tmp_path / "s.toml"
     path.write_text(text)
@@ -121,17 +110,17 @@ def test_a_failing_stage_is_named_and_earlier_stages_stay(tmp_path, capsys):
      'kind = "fine-tune"', r"kind = 'fine-tune'; use pretrain \| adapt \| finetune"),
     (("probe = false", "probe = 0"), "probe = 0", r"probe = 0; use true"),
 ])
-def test_bad_transfer_stages_name_the_line(tmp_path, change, needle, message):
-    text = SUITE.replace(*change)
-    assert text != SUITE
+def test_bad_transfer_stages_name_the_line(tmp_path, change, needle, message, suite_text):
+    text = suite_text.replace(*change)
+    assert text != suite_text
     path = tmp_path / "s.toml"
     path.write_text(text)
     with pytest.raises(ConfigError, match=rf"s.toml:{_line(text, needle)}: \[transfer.stages\[\d\].*{message}"):
         load_suite(path)
 
 
-def test_missing_transfer_inputs_fail_validation(tmp_path, capsys):
-    text = SUITE.replace('corpus = "synthetic:general:300"', 'corpus = "texts/none.txt"').replace(
+def test_missing_transfer_inputs_fail_validation(tmp_path, capsys, suite_text):
+    text = suite_text.replace('corpus = "synthetic:general:300"', 'corpus = "texts/none.txt"').replace(
         'from = "general"\ntasks', 'from = "no-such-model"\ntasks')
     path = tmp_path / "s.toml"
     path.write_text(text)
@@ -141,8 +130,8 @@ def test_missing_transfer_inputs_fail_validation(tmp_path, capsys):
     assert f"s.toml:{_line(text, 'no-such-model')}:" in err
 
 
-def test_transfer_checkpoints_are_probed_on_the_named_tasks_only(tmp_path):
-    text = SUITE.replace("[[tasks]]\nname = \"pos\"\n", "[[tasks]]\nname = \"pos\"\n[[tasks]]\nname = \"deps\"\n")
+def test_transfer_checkpoints_are_probed_on_the_named_tasks_only(tmp_path, suite_text):
+    text = suite_text.replace("[[tasks]]\nname = \"pos\"\n", "[[tasks]]\nname = \"pos\"\n[[tasks]]\nname = \"deps\"\n")
     path = tmp_path / "s.toml"
     path.write_text(text.replace('out = "runs"', 'out = "runs"\ntasks = ["deps"]'))
     from probekit.suite import plan_units

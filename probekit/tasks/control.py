@@ -26,6 +26,17 @@ label; the pairs that are not control arcs supply the ``_none_`` negatives. The 
 the real task's targets per sentence: one control arc for each dependent whose real arc is a
 target, and as many sampled negatives as the real task has, so task and control are scored on
 equally many targets of the same sentences and selectivity is computed (paired bootstrap).
+
+Dependency *trees*, for the Hewitt & Manning structural probe, get a control tree
+(:class:`ControlTrees`): H&L's per-type attachment behaviours, made to always form a tree. A
+word type attaches to the first word, the previous word or the last word (drawn uniformly by a
+keyed hash of ``(seed, type)``); "attach to itself", H&L's third behaviour, is no arc of a tree,
+so "the previous word" takes its place. The first word is the root and the last word attaches to
+the first. Every other arc points to an earlier word or to the last word, and the last word's arc
+goes to the root, so following heads from any word ends at the root: one root, no cycle, a
+valid tree for every sentence length. Like the real trees its distances grow with chains of
+words, but its shape is a function of word types and positions alone, so only a probe that
+memorises types can recover it.
 """
 
 from __future__ import annotations
@@ -102,7 +113,21 @@ def _unit_draw(seed: int, key: str, salt: str = "") -> float:
     return int.from_bytes(digest, "little") / 2.0**64
 
 
-class ControlTask:
+class _Control:
+    """What every control task keeps of the task it controls: the task, its seed, its kind and
+    layers, and its name (``<task>_control``)."""
+
+    def __init__(self, task: Task, seed: int, lowercase: bool, description: str) -> None:
+        self.task = task
+        self.seed = int(seed)
+        self.lowercase = lowercase
+        self.name = f"{task.name}_control"
+        self.kind = task.kind
+        self.layers = task.layers
+        self.description = description
+
+
+class ControlTask(_Control):
     """Control version of a token :class:`Task`; same ``examples`` interface.
 
     Parameters
@@ -120,13 +145,7 @@ class ControlTask:
                 f"ControlTask relabels token tasks; {task.name!r} is a {task.kind} task "
                 "(use control_task(), which also knows dependency arcs)"
             )
-        self.task = task
-        self.seed = int(seed)
-        self.lowercase = lowercase
-        self.name = f"{task.name}_control"
-        self.kind = task.kind
-        self.layers = task.layers
-        self.description = f"control task of {task.name}: a fixed random label per word type"
+        super().__init__(task, seed, lowercase, f"control task of {task.name}: a fixed random label per word type")
         self._types = TypeLabels(self.seed, lowercase, self.name)
 
     @property
@@ -172,7 +191,7 @@ class ControlTask:
 ATTACHMENTS = ("self", "first", "last")  # H&L's control behaviours for dependency edges
 
 
-class DepArcControlTask:
+class DepArcControlTask(_Control):
     """Hewitt & Liang's control task for dependency arcs (the ``deps`` span-pair task).
 
     Same ``examples`` interface and label inventory as the real task; see the module docstring
@@ -192,14 +211,8 @@ class DepArcControlTask:
     def __init__(self, task: Task, seed: int = 0, *, lowercase: bool = False) -> None:
         if task.kind != "span_pair" or "heads" not in task.layers:
             raise ConfigError(f"DepArcControlTask controls dependency-arc tasks (deps); {task.name!r} is not one")
-        self.task = task
-        self.seed = int(seed)
-        self.lowercase = lowercase
-        self.name = f"{task.name}_control"
-        self.kind = task.kind
-        self.layers = task.layers
-        self.description = (f"control task of {task.name}: each word type attaches to itself, the first or the "
-                            "last word, with a fixed random relation")
+        super().__init__(task, seed, lowercase, f"control task of {task.name}: each word type attaches to itself, "
+                         "the first or the last word, with a fixed random relation")
         self.labels: list[str] | None = None
         self._relations = TypeLabels(self.seed, lowercase, self.name)
 
@@ -261,6 +274,51 @@ class DepArcControlTask:
     def type_map(self) -> dict[str, tuple[str, str]]:
         """Type -> (attachment, relation) for the types labelled so far."""
         return {word: (self.attachment_of(word), label) for word, label in self._relations.assigned.items()}
+
+
+TREE_ATTACHMENTS = ("first", "previous", "last")  # H&L's behaviours, "self" replaced (no arc of a tree)
+
+
+class ControlTrees:
+    """Control trees for the structural probe (see the module docstring): one fixed attachment
+    behaviour per word type, arranged so that every sentence gets a valid dependency tree.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the per-type behaviours.
+    lowercase : bool
+        Treat case variants as one word type.
+
+    >>> ControlTrees(seed=0).heads(["a"])
+    [0]
+    >>> trees = ControlTrees(seed=0)
+    >>> heads = trees.heads("the cat sat on the mat".split())
+    >>> heads[0], heads[-1]   # the first word is the root, the last attaches to it
+    (0, 1)
+    """
+
+    def __init__(self, seed: int = 0, *, lowercase: bool = False) -> None:
+        self.seed, self.lowercase = int(seed), lowercase
+
+    def attachment_of(self, word: str) -> str:
+        """The fixed behaviour of a word type: ``"first"``, ``"previous"`` or ``"last"``."""
+        u = _unit_draw(self.seed, word.lower() if self.lowercase else word, salt="tree")
+        return TREE_ATTACHMENTS[min(int(u * len(TREE_ATTACHMENTS)), len(TREE_ATTACHMENTS) - 1)]
+
+    def heads(self, tokens: Sequence[str]) -> list[int]:
+        """CoNLL-U heads (1-based, 0 = root) of the control tree over ``tokens``."""
+        n = len(tokens)
+        out = []
+        for i, word in enumerate(tokens):
+            if i == 0:
+                out.append(0)
+            elif i == n - 1:
+                out.append(1)
+            else:
+                rule = self.attachment_of(word)
+                out.append(1 if rule == "first" else i if rule == "previous" else n)
+        return out
 
 
 def control_task(task: Task, seed: int = 0, *, lowercase: bool = False) -> ControlTask | DepArcControlTask:

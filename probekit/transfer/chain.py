@@ -36,7 +36,6 @@ stages whose fingerprint is unchanged and resumes an interrupted one.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +45,7 @@ from probekit.data.records import Sentence
 from probekit.errors import ConfigError
 from probekit.io import load_toml
 from probekit.transfer.finetune import FinetuneTask
+from probekit.transfer.steps import arm_key
 from probekit.transfer.trainer import TrainConfig
 
 STAGE_KEYS = {"name", "kind", "from", "corpus", "vocab_also", "objective", "size", "seq_len", "vocab_size", "train",
@@ -228,14 +228,6 @@ def run_suite_transfer(suite: str | Path, out: str | Path | None = None) -> dict
 
 # ------------------------------------------------------- what pre-training buys: paired arms
 
-def _arm_key(stage: dict[str, Any]) -> str:
-    """What two fine-tuning stages must share to be arms of one comparison: the parent, the tasks
-    and every setting but ``init`` and the seed."""
-    train = {k: v for k, v in (stage.get("train") or {}).items() if k != "seed"}
-    same = {k: v for k, v in stage.items() if k not in ("name", "init", "train", "probe")}
-    return json.dumps([same, train], sort_keys=True, default=str)
-
-
 def init_comparisons(stages: list[dict[str, Any]], metrics: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
     """Fine-tuned from the parent's weights vs from random initialisation, paired by seed.
 
@@ -261,7 +253,7 @@ def init_comparisons(stages: list[dict[str, Any]], metrics: dict[str, dict[str, 
         if st.get("kind") != "finetune" or st.get("name") not in metrics:
             continue
         seed = int((st.get("train") or {}).get("seed", 0))
-        groups.setdefault(_arm_key(st), {}).setdefault(st.get("init", "pretrained"), {})[seed] = st["name"]
+        groups.setdefault(arm_key(st), {}).setdefault(st.get("init", "pretrained"), {})[seed] = st["name"]
     out = []
     for arms in groups.values():
         pre, rnd = arms.get("pretrained", {}), arms.get("random", {})
