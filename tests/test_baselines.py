@@ -147,10 +147,10 @@ def test_bad_baseline_and_intermediate_keys_are_refused(tmp_path, edit, message,
     assert message in str(err.value)
 
 
-def test_random_weights_for_named_models_only_probed_like_their_source(tmp_path):
+def test_random_weights_for_named_models_only_probed_like_their_source(tmp_path, study):
     from probekit.suite import load_suite
 
-    text = STUDY.replace("random_weights = true", 'random_weights = ["chain"]').replace(
+    text = study.replace("random_weights = true", 'random_weights = ["chain"]').replace(
         'out = "runs"', 'out = "runs"\nprobes = ["linear"]')
     (tmp_path / "s.toml").write_text(text)
     models = {m["id"]: m for m in load_suite(tmp_path / "s.toml").config["models"]}
