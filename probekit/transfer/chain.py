@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -236,6 +237,9 @@ def _arm_key(stage: dict[str, Any]) -> str:
     return json.dumps([same, train], sort_keys=True, default=str)
 
 
+_TEST_ACCURACY = re.compile(r"\.test(_[^.]+)?\.accuracy$")
+
+
 def init_comparisons(stages: list[dict[str, Any]], metrics: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
     """Fine-tuned from the parent's weights vs from random initialisation, paired by seed.
 
@@ -250,7 +254,8 @@ def init_comparisons(stages: list[dict[str, Any]], metrics: dict[str, dict[str, 
     -------
     list of dict
         One entry per group of ``finetune`` stages that differ only in ``init`` and
-        ``train.seed``, and per test accuracy they report (``<task>.test.accuracy``), with
+        ``train.seed``, and per test accuracy they report (``<task>.test.accuracy``, and the
+        zero-shot ``extra_eval`` splits named ``test_*``, e.g. ``pos-en.test_sov.accuracy``), with
         ``metric``, ``parent``, ``seeds`` (those both arms ran), ``pretrained`` / ``random``
         (values per seed, in ``seeds`` order), their stage names, and ``wins`` (seeds where the
         pre-trained arm scored higher). A seed sets the fine-tuning data draw, head and batch
@@ -269,7 +274,7 @@ def init_comparisons(stages: list[dict[str, Any]], metrics: dict[str, dict[str, 
         if not seeds:
             continue
         first = next(st for st in stages if st.get("name") == pre[seeds[0]])
-        for metric in sorted(k for k in metrics[pre[seeds[0]]] if k.endswith(".test.accuracy")):
+        for metric in sorted(k for k in metrics[pre[seeds[0]]] if _TEST_ACCURACY.search(k)):
             a = [float(metrics[pre[s]][metric]) for s in seeds]
             b = [float(metrics[rnd[s]].get(metric, float("nan"))) for s in seeds]
             out.append({"metric": metric, "parent": first.get("from"), "seeds": seeds,
