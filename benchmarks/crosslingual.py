@@ -4,7 +4,8 @@ shared anchors (issue 15; the K et al. 2020 / Pires et al. 2019 manipulation).
 Per anchor setting and data seed, one transfer chain (the stage dicts `probes/crosslingual.toml`
 declares, run by the same ``run_chain``): a tokenizer and a small LM pre-trained on English +
 sov + vos text (the same seed for the three corpora, so they share trees, but each language is
-packed into its own blocks: the model never sees a translation beside its source), then POS
+packed into its own blocks: the model never sees a translation beside its source, unless
+``--interleave`` puts each sentence beside its translations), then POS
 fine-tuned on English only, from the pre-trained weights and from random initialisation (same
 architecture and tokenizer, same fine-tuning seed), and scored on English test and on sov/vos
 test without any target-language labels (zero-shot). Both arms end on their best *English* dev
@@ -46,10 +47,10 @@ LANGS = ("en", "sov", "vos")
 RECIPES = {
     # session 6: a 2-layer BERT by masked LM (it never left the unigram plateau)
     "mlm": {"objective": "mlm", "layers": 2, "vocab_size": 6000, "lm_steps": 1500, "lm_batch": 32, "lm_lr": 1e-3,
-            "ft_steps": 300, "ft_batch": 32, "ft_lr": 2e-3, "ft_mode": "full"},
+            "ft_steps": 300, "ft_batch": 32, "ft_lr": 2e-3, "ft_mode": "full", "interleave": False},
     # the demo chain's: a 4-layer GPT-2 by causal LM, byte-level BPE
     "clm": {"objective": "clm", "layers": 4, "vocab_size": 4000, "lm_steps": 1000, "lm_batch": 16, "lm_lr": 2e-3,
-            "ft_steps": 300, "ft_batch": 16, "ft_lr": 2e-3, "ft_mode": "full"},
+            "ft_steps": 300, "ft_batch": 16, "ft_lr": 2e-3, "ft_mode": "full", "interleave": False},
 }
 
 
@@ -65,6 +66,8 @@ def stages(anchors: str, seed: int, recipe: dict, n_lm: int = 10000, n_task: int
            "vocab_size": recipe["vocab_size"],
            "train": {"steps": recipe["lm_steps"], "batch_size": recipe["lm_batch"], "lr": recipe["lm_lr"],
                      "warmup": 0.1, "seed": seed}}
+    if recipe["interleave"]:  # each sentence beside its translations (same seed: same trees)
+        pre["interleave"] = True
     fts = [{"name": f"ft-{init}", "kind": "finetune", "from": "pretrain", "init": init, "mode": recipe["ft_mode"],
             "tasks": [f"synthetic-pos:general@en{opts}:{n_task}"],
             "extra_eval": [f"pos-en:test_{lang}=synthetic:general@{lang}{opts}:500" for lang in LANGS[1:]],
@@ -181,6 +184,8 @@ def main(argv: list[str] | None = None) -> None:
     for key, kind in (("layers", int), ("vocab_size", int), ("lm_steps", int), ("lm_batch", int), ("lm_lr", float),
                       ("ft_steps", int), ("ft_batch", int), ("ft_lr", float), ("ft_mode", str)):
         ap.add_argument("--" + key.replace("_", "-"), type=kind, help="overrides the recipe's value")
+    ap.add_argument("--interleave", action="store_const", const=True,
+                    help="pre-train on the three languages' parallel sentences side by side (TLM-like)")
     ap.add_argument("--curves", action="store_true",
                     help="only the per-layer cross-lingual curves of the finished units (OUT/curves.csv)")
     ap.add_argument("--n-parallel", type=int, default=300, help="parallel sentences per pair for --curves")

@@ -296,3 +296,16 @@ def test_crosslingual_suite_declares_a_valid_chain():
             assert _synthetic_spec(spec.split(":", 1)[1], 10)[3] == "numbers=digits+cognates=0.5"
         for task in st.get("tasks", []):
             assert parse_task(task.rsplit(":", 1)[0] + ":8").name == "pos-en"
+
+
+def test_interleave_puts_parallel_corpora_side_by_side(tmp_path):
+    from probekit.transfer.chain import _corpus, run_chain
+
+    (tmp_path / "en.txt").write_text("a1\na2\na3\n")
+    (tmp_path / "xx.txt").write_text("b1\nb2\n")
+    assert _corpus(["en.txt", "xx.txt"], tmp_path, 0) == ["a1", "a2", "a3", "b1", "b2"]
+    assert _corpus(["en.txt", "xx.txt"], tmp_path, 0, interleave=True) == ["a1", "b1", "a2", "b2", "a3"]
+    for stage in ({"name": "lm", "kind": "pretrain", "corpus": "en.txt", "interleave": True},
+                  {"name": "ft", "kind": "finetune", "from": "x", "tasks": [], "interleave": True}):
+        with pytest.raises(ConfigError, match="interleave takes turns between the corpora"):
+            run_chain([stage], tmp_path / "runs", base=tmp_path)
