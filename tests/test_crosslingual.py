@@ -289,7 +289,8 @@ def test_crosslingual_suite_declares_a_valid_chain():
 
     suite = load_toml(Path(__file__).parent.parent / "probes" / "crosslingual.toml")
     stages = suite["transfer"]["stages"]
-    assert [s["kind"] for s in stages] == ["pretrain", "finetune", "finetune"]
+    assert [s["kind"] for s in stages] == ["pretrain"] + ["finetune"] * 6
+    assert stages[0]["objective"] == "clm" and stages[0]["layers"] == 4  # the measured recipe
     for st in stages:
         assert set(st) <= STAGE_KEYS | {"probe"}
         for spec in st.get("corpus", []) + [e.split("=", 1)[1] for e in st.get("extra_eval", [])]:

@@ -367,7 +367,7 @@ def finetune(
               "tokenizer": lineage.tokenizer_fingerprint(tokenizer)}
     if word_start:  # keyed only where they change what is trained, so BERT stages keep their keys
         config["word_start"] = word_start
-    if piece != "first":
+    if piece != "first" and any(t.kind == "token" for t in tasks):
         config["word_piece"] = piece
     record = stage_record("finetune", None, config, data_fp, checkpoint, train.seed)
     out_dir = Path(out_dir)
