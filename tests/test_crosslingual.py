@@ -310,3 +310,51 @@ def test_interleave_puts_parallel_corpora_side_by_side(tmp_path):
                   {"name": "ft", "kind": "finetune", "from": "x", "tasks": [], "interleave": True}):
         with pytest.raises(ConfigError, match="interleave takes turns between the corpora"):
             run_chain([stage], tmp_path / "runs", base=tmp_path)
+
+
+def test_suite_crosslingual_section_adds_per_layer_rows(tmp_path, one_torch_thread):
+    import pandas as pd
+
+    from probekit.extract.tiny import save_tiny
+    from probekit.report import write_report
+    from probekit.suite import load_suite, plan_units, run_suite
+
+    model = save_tiny("bert", tmp_path / "model")
+    text = f"""
+name = "xl"
+[data.synthetic]
+train_sentences = 30
+eval_sentences = 20
+[[models]]
+id = "tiny"
+path = "{model}"
+[[tasks]]
+name = "pos"
+[probes]
+linear = {{ max_epochs = 3 }}
+[scoring]
+bootstrap = 20
+cka = false
+[crosslingual]
+targets = ["sov", "vos"]
+sentences = 16
+anchors = "cognates=0.5"
+"""
+    path = tmp_path / "xl.toml"
+    path.write_text(text)
+    suite = load_suite(path)
+    scores = run_suite(suite, tmp_path / "out", progress=False)
+    xl = scores[scores["task"].str.startswith("xling:")]
+    assert set(xl["task"]) == {"xling:en-sov", "xling:en-vos", "xling:en-sov:upos", "xling:en-vos:upos"}
+    assert set(xl["metric"]) == {"xling_cka", "xling_retrieval", "xling_probe_transfer", "xling_probe_source"}
+    assert sorted(xl[xl.metric == "xling_cka"]["layer"].astype(int).unique()) == [0, 1, 2]
+    assert (pd.read_csv(tmp_path / "out" / "scores.csv")["task"] == "xling:en-sov").any()
+    assert all(u.cached for u in plan_units(suite, tmp_path / "out"))  # a re-run recomputes nothing
+    html = write_report(scores, tmp_path / "out", config=suite.config).read_text()
+    assert "Where languages meet, layer by layer" in html and "xling_probe_transfer" in html
+    for bad, message in (('targets = ["sov", "klingon"]', "unknown language 'klingon'; the generator's languages"),
+                         ('targets = "sov"', "targets = 'sov'"), ('anchors = "cognate=1"', "unknown anchor option")):
+        key = bad.split(" =")[0]
+        path.write_text("\n".join(line for line in text.splitlines() if not line.startswith(key + " ")) + "\n" + bad)
+        with pytest.raises(ConfigError, match=message):
+            load_suite(path)
