@@ -68,24 +68,29 @@ def stages(anchors: str, seed: int, recipe: dict, n_lm: int = 10000, n_task: int
                      "warmup": 0.1, "seed": seed}}
     if recipe["interleave"]:  # each sentence beside its translations (same seed: same trees)
         pre["interleave"] = True
-    fts = [{"name": f"ft-{init}", "kind": "finetune", "from": "pretrain", "init": init, "mode": recipe["ft_mode"],
+    suffix = recipe_tag(recipe, "ft")
+    fts = [{"name": f"ft-{init}" + (f"-{suffix}" if suffix else ""), "kind": "finetune", "from": "pretrain", "init": init, "mode": recipe["ft_mode"],
             "tasks": [f"synthetic-pos:general@en{opts}:{n_task}"],
             "extra_eval": [f"pos-en:test_{lang}=synthetic:general@{lang}{opts}:500" for lang in LANGS[1:]],
             "max_len": 64, "train": ft_train} for init in ("pretrained", "random")]
     return [pre, *fts]
 
 
-def recipe_tag(recipe: dict) -> str:
-    """Folder name of a recipe: its base name and the options that differ from it."""
+def recipe_tag(recipe: dict, part: str = "all") -> str:
+    """Name of a recipe: its base name and the options that differ from it. ``part="lm"``: the
+    pre-training options only (the unit's folder), ``"ft"``: the fine-tuning ones (a suffix of the
+    fine-tuning stages' names), so fine-tuning variants share one pre-trained model."""
     base = RECIPES[recipe["base"]]
-    diff = [f"{k}={v}" for k, v in recipe.items() if k != "base" and base.get(k) != v]
-    return "-".join([recipe["base"], *diff]).replace("/", "_")
+    keys = [k for k in recipe if k != "base" and (part == "all" or k.startswith("ft_") == (part == "ft"))]
+    diff = [f"{k}={recipe[k]}" for k in keys if base.get(k) != recipe[k]]
+    head = [] if part == "ft" else [recipe["base"]]
+    return "-".join(head + diff).replace("/", "_")
 
 
 def run_unit(setting: str, anchors: str, seed: int, recipe: dict, args) -> dict:
     from probekit.transfer.chain import run_chain
 
-    out = Path(args.out) / recipe_tag(recipe) / f"{setting}-s{seed}"
+    out = Path(args.out) / recipe_tag(recipe, "lm") / f"{setting}-s{seed}"
     row = {"setting": setting, "anchors": anchors, "seed": seed, "recipe": recipe}
     for stage in stages(anchors, seed, recipe, args.n_lm, args.n_task):
         t0 = time.time()
@@ -96,6 +101,7 @@ def run_unit(setting: str, anchors: str, seed: int, recipe: dict, args) -> dict:
             row["lm_loss"] = m.get("eval_loss")
             continue
         init = stage["init"]
+        row[f"{init}_seconds"] = row.pop(f"{stage['name']}_seconds")
         for split, lang in (("test", "en"), ("test_sov", "sov"), ("test_vos", "vos")):
             row[f"{init}_{lang}"] = m[f"pos-en.{split}.accuracy"]
     return row
@@ -123,7 +129,7 @@ def curves(setting: str, anchors: str, seed: int, recipe: dict, args) -> "pd.Dat
     from probekit.crosslingual import crosslingual_scores
     from probekit.data.parallel import synthetic_parallel
 
-    ckpt = Path(args.out) / recipe_tag(recipe) / f"{setting}-s{seed}" / "pretrain"
+    ckpt = Path(args.out) / recipe_tag(recipe, "lm") / f"{setting}-s{seed}" / "pretrain"
     frames = []
     for target in ("sov", "vos"):
         pc = synthetic_parallel(args.n_parallel, target=target, seed=5000 + seed, anchors=anchors or None)
@@ -204,9 +210,9 @@ def main(argv: list[str] | None = None) -> None:
         import pandas as pd
 
         frames = [curves(name, anchors, seed, recipe, args) for seed in args.seeds for name, anchors in settings.items()
-                  if (Path(args.out) / recipe_tag(recipe) / f"{name}-s{seed}" / "pretrain" / "probekit.json").exists()]
+                  if (Path(args.out) / recipe_tag(recipe, "lm") / f"{name}-s{seed}" / "pretrain" / "probekit.json").exists()]
         frame = pd.concat(frames, ignore_index=True)
-        frame.to_csv(Path(args.out) / f"curves-{recipe_tag(recipe)}.csv", index=False)
+        frame.to_csv(Path(args.out) / f"curves-{recipe_tag(recipe, 'lm')}.csv", index=False)
         print(curve_table(frame))
         return
     rows = []
