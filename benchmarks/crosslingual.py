@@ -1,24 +1,29 @@
 """Zero-shot cross-lingual POS transfer on the generator's pseudo-languages, with and without
 shared anchors (issue 15; the K et al. 2020 / Pires et al. 2019 manipulation).
 
-Per anchor setting and data seed: one WordPiece vocabulary and one small BERT pre-trained (MLM)
-on English + sov + vos text (three *non-parallel* corpora: different seeds per language), then
-POS fine-tuned on English only, from the pre-trained weights and from random initialisation
-(same architecture and tokenizer, same fine-tuning seed), and scored on English test and on
-sov/vos test without any target-language labels (zero-shot). Both arms end on their best
-*English* dev evaluation. One torch thread.
+Per anchor setting and data seed, one transfer chain (the stage dicts `probes/crosslingual.toml`
+declares, run by the same ``run_chain``): a tokenizer and a small LM pre-trained on English +
+sov + vos text (the same seed for the three corpora, so they share trees, but each language is
+packed into its own blocks: the model never sees a translation beside its source, unless
+``--interleave`` puts each sentence beside its translations), then POS
+fine-tuned on English only, from the pre-trained weights and from random initialisation (same
+architecture and tokenizer, same fine-tuning seed), and scored on English test and on sov/vos
+test without any target-language labels (zero-shot). Both arms end on their best *English* dev
+evaluation. One torch thread.
 
-    .venv/bin/python benchmarks/crosslingual.py --settings none anchors --seeds 0 1 2 \\
-        --out runs/xling-bench
+    .venv/bin/python benchmarks/crosslingual.py --recipe clm --settings none anchors \
+        --seeds 0 1 2 --out runs/xling-bench
 
 ``--curves`` then adds the per-layer cross-lingual curves (CKA, translation retrieval, POS probe
 transfer; probekit.crosslingual) of every finished pre-trained model and of its random twin:
 
-    .venv/bin/python benchmarks/crosslingual.py --settings none anchors --seeds 0 1 2 \
-        --out runs/xling-bench --curves
+    .venv/bin/python benchmarks/crosslingual.py --recipe clm --settings none anchors \
+        --seeds 0 1 2 --out runs/xling-bench --curves
 
 Settings are names from SETTINGS or ``name=ANCHORS`` (generator option syntax, e.g.
-``cog=cognates=0.5``). Finished units are kept in OUT/results.jsonl and skipped on a rerun.
+``cog=cognates=0.5``). A recipe is a name from RECIPES, changed by the ``--lm-*`` / ``--ft-*``
+options; each recipe gets its own folder under OUT, finished stages are skipped by fingerprint
+and finished units (kept in OUT/results.jsonl) are not rerun.
 """
 
 from __future__ import annotations
@@ -32,48 +37,73 @@ from pathlib import Path
 SETTINGS = {
     "none": "names=0+punct=0",                # nothing shared with English
     "default": "",                            # the generator's default: names + punctuation
+    "names": "punct=0",                       # names only
+    "punct": "names=0",                       # punctuation only
+    "numbers": "names=0+punct=0+numbers=digits",
+    "cognates": "names=0+punct=0+cognates=0.5",
     "anchors": "numbers=digits+cognates=0.5",  # names, punctuation, digits, half the stems
 }
 LANGS = ("en", "sov", "vos")
+RECIPES = {
+    # session 6: a 2-layer BERT by masked LM (it never left the unigram plateau)
+    "mlm": {"objective": "mlm", "layers": 2, "vocab_size": 6000, "lm_steps": 1500, "lm_batch": 32, "lm_lr": 1e-3,
+            "ft_steps": 300, "ft_batch": 32, "ft_lr": 2e-3, "ft_mode": "full", "interleave": False},
+    # the demo chain's: a 4-layer GPT-2 by causal LM, byte-level BPE
+    "clm": {"objective": "clm", "layers": 4, "vocab_size": 4000, "lm_steps": 1000, "lm_batch": 16, "lm_lr": 2e-3,
+            "ft_steps": 300, "ft_batch": 16, "ft_lr": 2e-3, "ft_mode": "full", "interleave": False},
+}
 
 
-def corpus(n: int, anchors: str, seed: int, langs=LANGS) -> list[str]:
-    from probekit.data.synthetic import generate
+def stages(anchors: str, seed: int, recipe: dict, n_lm: int = 10000, n_task: int = 1000) -> list[dict]:
+    """The chain of one unit: pre-training on en + sov + vos, then English POS fine-tuning from
+    the pre-trained weights and from random init, scored zero-shot on sov and vos."""
+    opts = f"+{anchors}" if anchors else ""
+    ft_train = {"steps": recipe["ft_steps"], "batch_size": recipe["ft_batch"], "lr": recipe["ft_lr"], "warmup": 0.1,
+                "eval_every": max(1, recipe["ft_steps"] // 5), "keep_best": "pos-en.dev.accuracy", "seed": seed}
+    pre = {"name": "pretrain", "kind": "pretrain", "objective": recipe["objective"],
+           "corpus": [f"synthetic:general@{lang}{opts}:{n_lm}" for lang in LANGS],
+           "size": "mini", "layers": recipe["layers"], "dropout": 0.0, "seq_len": 64,
+           "vocab_size": recipe["vocab_size"],
+           "train": {"steps": recipe["lm_steps"], "batch_size": recipe["lm_batch"], "lr": recipe["lm_lr"],
+                     "warmup": 0.1, "seed": seed}}
+    if recipe["interleave"]:  # each sentence beside its translations (same seed: same trees)
+        pre["interleave"] = True
+    suffix = recipe_tag(recipe, "ft")
+    fts = [{"name": f"ft-{init}" + (f"-{suffix}" if suffix else ""), "kind": "finetune", "from": "pretrain", "init": init, "mode": recipe["ft_mode"],
+            "tasks": [f"synthetic-pos:general@en{opts}:{n_task}"],
+            "extra_eval": [f"pos-en:test_{lang}=synthetic:general@{lang}{opts}:500" for lang in LANGS[1:]],
+            "max_len": 64, "train": ft_train} for init in ("pretrained", "random")]
+    return [pre, *fts]
 
-    # seeds differ per language: comparable, not parallel, pre-training text
-    return [s.text for i, lang in enumerate(langs)
-            for s in generate(n, lang=lang, seed=seed * 10 + i, anchors=anchors or None)]
+
+def recipe_tag(recipe: dict, part: str = "all") -> str:
+    """Name of a recipe: its base name and the options that differ from it. ``part="lm"``: the
+    pre-training options only (the unit's folder), ``"ft"``: the fine-tuning ones (a suffix of the
+    fine-tuning stages' names), so fine-tuning variants share one pre-trained model."""
+    base = RECIPES[recipe["base"]]
+    keys = [k for k in recipe if k != "base" and (part == "all" or k.startswith("ft_") == (part == "ft"))]
+    diff = [f"{k}={recipe[k]}" for k in keys if base.get(k) != recipe[k]]
+    head = [] if part == "ft" else [recipe["base"]]
+    return "-".join(head + diff).replace("/", "_")
 
 
-def run_unit(setting: str, anchors: str, seed: int, args) -> dict:
-    from probekit.data.synthetic import generate
-    from probekit.transfer.finetune import FinetuneTask, finetune
-    from probekit.transfer.pretrain import ModelConfig, pretrain
-    from probekit.transfer.trainer import TrainConfig
+def run_unit(setting: str, anchors: str, seed: int, recipe: dict, args) -> dict:
+    from probekit.transfer.chain import run_chain
 
-    out = Path(args.out) / f"{setting}-s{seed}"
-    t0 = time.time()
-    lm = pretrain(corpus(args.n_lm, anchors, seed), out / "pretrain",
-                  model=ModelConfig.from_size(args.size, max_len=args.seq_len, dropout=0.0),
-                  train=TrainConfig(steps=args.lm_steps, batch_size=32, lr=args.lm_lr, seed=seed, warmup=0.1),
-                  seq_len=args.seq_len, vocab_size=args.vocab)
-    t_lm = time.time() - t0
-    opts = anchors or None
-    # labelled data: its own seeds (disjoint from the LM text's)
-    pos = lambda lang, n, s: generate(n, lang=lang, seed=1000 + 10 * seed + s, anchors=opts)  # noqa: E731
-    task = FinetuneTask("pos-en", "token", pos("en", args.n_task, 0), pos("en", 250, 1), pos("en", 500, 2),
-                        label_key="upos", extra_eval={"test_sov": pos("sov", 500, 3), "test_vos": pos("vos", 500, 4)})
-    row = {"setting": setting, "anchors": anchors, "seed": seed, "lm_loss": lm["metrics"].get("eval_loss"),
-           "lm_seconds": round(t_lm)}
-    for init in ("pretrained", "random"):
+    out = Path(args.out) / recipe_tag(recipe, "lm") / f"{setting}-s{seed}"
+    row = {"setting": setting, "anchors": anchors, "seed": seed, "recipe": recipe}
+    for stage in stages(anchors, seed, recipe, args.n_lm, args.n_task):
         t0 = time.time()
-        rec = finetune(out / "pretrain", task, out / f"ft-{init}", init=init, max_len=args.seq_len,
-                       train=TrainConfig(steps=args.ft_steps, batch_size=32, lr=args.ft_lr, seed=seed, warmup=0.1,
-                                         eval_every=args.ft_steps // 5, keep_best="pos-en.dev.accuracy"))
+        rec = run_chain([stage], out, base=out)[stage["name"]]  # "from": the folder beside it
         m = rec["metrics"]
+        row[f"{stage['name']}_seconds"] = round(time.time() - t0)
+        if stage["kind"] == "pretrain":
+            row["lm_loss"] = m.get("eval_loss")
+            continue
+        init = stage["init"]
+        row[f"{init}_seconds"] = row.pop(f"{stage['name']}_seconds")
         for split, lang in (("test", "en"), ("test_sov", "sov"), ("test_vos", "vos")):
             row[f"{init}_{lang}"] = m[f"pos-en.{split}.accuracy"]
-        row[f"{init}_seconds"] = round(time.time() - t0)
     return row
 
 
@@ -91,7 +121,7 @@ def random_twin(checkpoint: Path, seed: int) -> Path:
     return out
 
 
-def curves(setting: str, anchors: str, seed: int, args) -> "pd.DataFrame":  # noqa: F821
+def curves(setting: str, anchors: str, seed: int, recipe: dict, args) -> "pd.DataFrame":  # noqa: F821
     """Per-layer cross-lingual rows (CKA, retrieval, POS probe transfer) of the pre-trained
     model and its random twin, on held-out parallel sentences en-sov and en-vos."""
     import pandas as pd
@@ -99,7 +129,7 @@ def curves(setting: str, anchors: str, seed: int, args) -> "pd.DataFrame":  # no
     from probekit.crosslingual import crosslingual_scores
     from probekit.data.parallel import synthetic_parallel
 
-    ckpt = Path(args.out) / f"{setting}-s{seed}" / "pretrain"
+    ckpt = Path(args.out) / recipe_tag(recipe, "lm") / f"{setting}-s{seed}" / "pretrain"
     frames = []
     for target in ("sov", "vos"):
         pc = synthetic_parallel(args.n_parallel, target=target, seed=5000 + seed, anchors=anchors or None)
@@ -128,12 +158,12 @@ def table(rows: list[dict]) -> str:
     def ms(xs):
         return f"{statistics.mean(xs):.3f} +- {statistics.stdev(xs):.3f}" if len(xs) > 1 else f"{xs[0]:.3f}"
 
-    lines = ["| setting (anchors) | seeds | MLM eval loss | English: pre-trained / random | "
+    lines = ["| recipe | setting (anchors) | seeds | LM eval loss | English: pre-trained / random | "
              "zero-shot sov: pre-trained / random / gain | zero-shot vos: pre-trained / random / gain | "
-             "gain > 0 (sov, vos) |", "|---|---:|---|---|---|---|---|"]
-    for setting in dict.fromkeys(r["setting"] for r in rows):
-        rs = [r for r in rows if r["setting"] == setting]
-        cells = [f"{setting} (`{rs[0]['anchors'] or 'defaults'}`)", str(len(rs)),
+             "gain > 0 (sov, vos) |", "|---|---|---:|---|---|---|---|---|"]
+    for tag, setting in dict.fromkeys((recipe_tag(r["recipe"]), r["setting"]) for r in rows):
+        rs = [r for r in rows if (recipe_tag(r["recipe"]), r["setting"]) == (tag, setting)]
+        cells = [tag, f"{setting} (`{rs[0]['anchors'] or 'defaults'}`)", str(len(rs)),
                  ms([r["lm_loss"] for r in rs]),
                  f"{ms([r['pretrained_en'] for r in rs])} / {ms([r['random_en'] for r in rs])}"]
         wins = []
@@ -151,23 +181,24 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--recipe", choices=sorted(RECIPES), default="clm")
     ap.add_argument("--settings", nargs="+", default=["none", "anchors"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--out", default="runs/xling-bench")
     ap.add_argument("--n-lm", type=int, default=10000, help="pre-training sentences per language")
     ap.add_argument("--n-task", type=int, default=1000, help="English POS training sentences")
-    ap.add_argument("--size", default="mini")
-    ap.add_argument("--vocab", type=int, default=6000)
-    ap.add_argument("--seq-len", type=int, default=64)
-    ap.add_argument("--lm-steps", type=int, default=1500)
-    ap.add_argument("--lm-lr", type=float, default=1e-3)
-    ap.add_argument("--ft-steps", type=int, default=300)
-    ap.add_argument("--ft-lr", type=float, default=2e-3)
+    for key, kind in (("layers", int), ("vocab_size", int), ("lm_steps", int), ("lm_batch", int), ("lm_lr", float),
+                      ("ft_steps", int), ("ft_batch", int), ("ft_lr", float), ("ft_mode", str)):
+        ap.add_argument("--" + key.replace("_", "-"), type=kind, help="overrides the recipe's value")
+    ap.add_argument("--interleave", action="store_const", const=True,
+                    help="pre-train on the three languages' parallel sentences side by side (TLM-like)")
     ap.add_argument("--curves", action="store_true",
                     help="only the per-layer cross-lingual curves of the finished units (OUT/curves.csv)")
     ap.add_argument("--n-parallel", type=int, default=300, help="parallel sentences per pair for --curves")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
+    recipe = {"base": args.recipe, **RECIPES[args.recipe]}
+    recipe.update({k: v for k in RECIPES[args.recipe] if (v := getattr(args, k, None)) is not None})
     settings = {}
     for s in args.settings:
         name, eq, spec = s.partition("=")
@@ -178,20 +209,20 @@ def main(argv: list[str] | None = None) -> None:
     if args.curves:
         import pandas as pd
 
-        frames = [curves(name, anchors, seed, args) for seed in args.seeds for name, anchors in settings.items()
-                  if (Path(args.out) / f"{name}-s{seed}" / "pretrain" / "probekit.json").exists()]
+        frames = [curves(name, anchors, seed, recipe, args) for seed in args.seeds for name, anchors in settings.items()
+                  if (Path(args.out) / recipe_tag(recipe, "lm") / f"{name}-s{seed}" / "pretrain" / "probekit.json").exists()]
         frame = pd.concat(frames, ignore_index=True)
-        frame.to_csv(Path(args.out) / "curves.csv", index=False)
+        frame.to_csv(Path(args.out) / f"curves-{recipe_tag(recipe, 'lm')}.csv", index=False)
         print(curve_table(frame))
         return
     rows = []
     for seed in args.seeds:
         for name, anchors in settings.items():
-            prev = [r for r in done if (r["setting"], r["anchors"], r["seed"]) == (name, anchors, seed)]
+            prev = [r for r in done if (r["setting"], r["anchors"], r["seed"], r.get("recipe")) == (name, anchors, seed, recipe)]
             if prev:
                 rows.append(prev[-1])
                 continue
-            row = run_unit(name, anchors, seed, args)
+            row = run_unit(name, anchors, seed, recipe, args)
             print(json.dumps(row), flush=True)
             with results.open("a") as f:
                 f.write(json.dumps(row) + "\n")

@@ -36,7 +36,8 @@ from probekit.transfer.steps import INIT, checkpoint_steps
 # structural probe's scores (distance: "uuas", "dspr"; depth: "root_acc", "nspr") and the MDL
 # probe's compression (uniform / online codelength; higher is better, like the others).
 PRIMARY_METRICS = ("accuracy", "f1_micro", "edge_f1", "f1_macro", "uuas", "root_acc", "dspr", "nspr",
-                   "mdl_compression")
+                   "mdl_compression", "xling_probe_transfer")
+XLING_ORDER = ("xling_cka", "xling_retrieval", "xling_probe_transfer", "xling_probe_source")
 GROUP = ["model", "checkpoint", "task", "probe"]
 
 
@@ -296,6 +297,23 @@ def baseline_table(scores: pd.DataFrame) -> pd.DataFrame:
         out["random_at_best_layer"] = float(rand.get(row["best_layer"], np.nan))
         rows.append(out)
     return pd.DataFrame(rows, columns=[*summary.columns, *added])
+
+
+def crosslingual_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """The per-layer cross-lingual rows (:mod:`probekit.crosslingual`) side by side: one row per
+    (model, checkpoint, language pair, metric), one column per layer (mean over seeds); empty
+    without such rows."""
+    df = prepare(scores)
+    df = df[df["metric"].isin(XLING_ORDER) & df["layer"].notna()]
+    if df.empty:
+        return pd.DataFrame()
+    df = df.assign(pair=df["task"].str.split(":").str[1], layer=df["layer"].astype(int))
+    table = df.pivot_table(index=["model", "checkpoint", "pair", "metric"], columns="layer", values="value",
+                           aggfunc="mean", sort=False).reset_index()
+    table["order"] = table["metric"].map(XLING_ORDER.index)
+    table = table.sort_values(["pair", "order"], kind="stable").drop(columns="order")
+    table.columns = [f"layer {c}" if isinstance(c, (int, np.integer)) else c for c in table.columns]
+    return table.reset_index(drop=True)
 
 
 STEP_COLUMNS = ["model", "before", "after", "kind", "step"]

@@ -47,6 +47,7 @@ from probekit.analysis import (  # noqa: E402,F401  (re-exported: report.layer_c
     checkpoint_similarity,
     cka_matrices,
     comparison_view,
+    crosslingual_table,
     findings,
     in_table_order,
     is_random_baseline,
@@ -545,6 +546,16 @@ def report_sections(scores: pd.DataFrame, out: Path, *, comparisons=(), extra_se
             ("note", "Bits to transmit the training labels with the probe (Voita & Titov 2020); lower is better; "
                      "dashed: the control task."),
             ("figure", plot_layer_metric(scores, "mdl_codelength", "codelength (bits)", out / "mdl.png"))]))
+    xling = crosslingual_table(scores)
+    if len(xling):
+        sections.append(("Where languages meet, layer by layer", [
+            ("note", "On parallel sentences with word alignments: xling_cka, linear CKA between the two languages' "
+                     "vectors of aligned words; xling_retrieval, share of source word types whose nearest target "
+                     "type (cosine, each language centred) is their translation; xling_probe_transfer, a linear probe "
+                     "trained on the source language at that layer and scored on the target language; "
+                     "xling_probe_source, the same probe on held-out source words. Conneau et al. (2020) find "
+                     "cross-lingual similarity highest in the middle layers of multilingual models."),
+            ("table", xling)]))
     matrices = cka_matrices(scores)
     if matrices:
         sections.append(("Layer similarity (linear CKA)", [("figure", plot_cka(matrices, out / "layer_similarity_cka.png"))]))

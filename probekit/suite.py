@@ -49,7 +49,7 @@ from probekit.io import tomllib
 # Allowed keys per section, with defaults (None = required or optional without default).
 TOP_KEYS = {"name": None, "description": "", "seeds": [0], "data": {}, "models": [], "tasks": [],
             "probes": {}, "extract": {}, "scoring": {}, "transfer": {}, "report": {}, "selection": None,
-            "baselines": {}}
+            "baselines": {}, "crosslingual": None}
 DATA_KEYS = {"root": None, "synthetic": None}
 MODEL_KEYS = {"id": None, "path": None, "layers": "all", "checkpoint": "", "probes": "all"}
 TASK_KEYS = {"name": None, "train": None, "eval": None, "test": None, "control": False, "max_train": None,
@@ -78,6 +78,11 @@ BASELINE_KEYS = {"random_weights": False, "random_seed": 0}
 TRANSFER_KEYS = {"name": "transfer", "out": "runs/transfer", "layers": "all", "tasks": "all", "probes": "all",
                  "stages": []}
 STAGE_KINDS = ("pretrain", "adapt", "finetune")
+# [crosslingual]: per-layer cross-lingual rows (probekit.crosslingual: CKA, translation retrieval,
+# probe transfer) of every model (or the listed model ids) on the generator's parallel sentences,
+# source -> each target language, with the anchors the models were trained with.
+XLING_KEYS = {"targets": None, "source": "en", "sentences": 300, "anchors": "", "seed": 5000, "label_key": "upos",
+              "models": "all"}
 # Stage keys the suite reads itself (the rest go to the chain): probe the stage's final checkpoint;
 # probe_intermediate: also each intermediate one (train.save_every / train.save_at steps).
 SUITE_STAGE_KEYS = {"probe": True, "probe_intermediate": False}
@@ -374,6 +379,8 @@ def resolve(raw: dict, path: Path | None = None, *, where: _Where | None = None)
     _check_values(config, where)
     if config["selection"] is not None:
         config["selection"] = _check_selection(config, where)
+    if config["crosslingual"] is not None:
+        config["crosslingual"] = _check_crosslingual(config, where)
     if not config["probes"]:
         config["probes"] = {"linear": {}}
     _check_probes(config["probes"], config["tasks"], where)
@@ -557,6 +564,44 @@ def _check_values(config: dict, where: _Where) -> None:
         _choice(task["span_pooling"], SPAN_POOLINGS, where("tasks", i, "span_pooling"), "span_pooling")
         if not isinstance(task["control"], bool):
             raise ConfigError(f"{where('tasks', i, 'control')}: control = {task['control']!r}; use true or false")
+
+
+def _check_crosslingual(config: dict, where: _Where) -> dict:
+    from probekit.data.synthetic import LANGUAGES, Anchors
+
+    xl = _check_keys(config["crosslingual"], XLING_KEYS, where, "crosslingual")
+    targets = xl["targets"]
+    if not isinstance(targets, list) or not targets:
+        raise ConfigError(f"{where('crosslingual', section='crosslingual')}: targets = {targets!r}; list the "
+                          f"languages to compare with the source, e.g. targets = [\"sov\", \"vos\"] "
+                          f"(the generator's: {', '.join(LANGUAGES)})")
+    for key, langs in (("source", [xl["source"]]), ("targets", targets)):
+        for lang in langs:
+            if lang not in LANGUAGES:
+                raise ConfigError(f"{where('crosslingual', key)}: unknown language {lang!r}; the generator's "
+                                  f"languages are {', '.join(LANGUAGES)}")
+    if xl["source"] in targets:
+        raise ConfigError(f"{where('crosslingual', 'targets')}: the source {xl['source']!r} is also a target")
+    if not isinstance(xl["sentences"], int) or isinstance(xl["sentences"], bool) or xl["sentences"] < 4:
+        raise ConfigError(f"{where('crosslingual', 'sentences')}: sentences = {xl['sentences']!r}; use a number "
+                          "of parallel sentences per pair (at least 4; e.g. 300)")
+    if not isinstance(xl["seed"], int) or isinstance(xl["seed"], bool):
+        raise ConfigError(f"{where('crosslingual', 'seed')}: seed = {xl['seed']!r}; use an integer")
+    try:
+        xl["anchors"] = Anchors.parse(str(xl["anchors"])).spec()
+    except ConfigError as err:
+        raise ConfigError(f"{where('crosslingual', 'anchors')}: {err}") from None
+    _choice(xl["label_key"], ("upos", "xpos", "deprels", "none"), where("crosslingual", "label_key"), "label_key")
+    ids = [m["id"] for m in config["models"]]
+    if xl["models"] != "all":
+        if not isinstance(xl["models"], list) or not xl["models"]:
+            raise ConfigError(f"{where('crosslingual', 'models')}: models = {xl['models']!r}; use \"all\" or a list "
+                              "of model ids")
+        for model_id in xl["models"]:
+            if model_id not in ids:
+                raise ConfigError(f"{where('crosslingual', 'models')}: {model_id!r} is not a model of this suite; "
+                                  f"models: {', '.join(ids)}")
+    return xl
 
 
 def _check_selection(config: dict, where: _Where) -> dict:
@@ -838,7 +883,50 @@ def plan_units(suite: Suite, out_dir: str | Path, generated: dict | None = None)
                 continue
             key = _unit_key(suite, model, task or _similarity_inputs(cfg, model), generated)
             units.append(Unit(model, task, key, units_dir / f"{model['id']}__{name}__{key[:16]}.csv"))
+    xl = cfg.get("crosslingual")
+    for model in cfg["models"] if xl else []:
+        if xl["models"] != "all" and model["id"] not in xl["models"]:
+            continue
+        for target in xl["targets"]:
+            pair = {**{k: v for k, v in xl.items() if k not in ("targets", "models")}, "target": target}
+            task = {"name": f"xling:{xl['source']}-{target}", "crosslingual": pair}
+            name = task["name"].replace(":", "-")
+            if model.get("stage") and not stage_complete(model.get("after", model["path"])):
+                units.append(Unit(model, task, "", units_dir / f"{model['id']}__{name}__pending.csv"))
+                continue
+            key = _crosslingual_key(suite, model, pair, generated)
+            units.append(Unit(model, task, key, units_dir / f"{model['id']}__{name}__{key[:16]}.csv"))
     return units
+
+
+def _parallel(pair: dict, generated: dict):
+    """The generated parallel corpus of a ``[crosslingual]`` pair (made once per run)."""
+    from probekit.data.parallel import synthetic_parallel
+
+    cache = generated.setdefault("parallel", {})
+    spec = tuple(sorted(pair.items()))
+    if spec not in cache:
+        cache[spec] = synthetic_parallel(pair["sentences"], source=pair["source"], target=pair["target"],
+                                         seed=pair["seed"], anchors=pair["anchors"] or None)
+    return cache[spec]
+
+
+def _crosslingual_key(suite: Suite, model: dict, pair: dict, generated: dict) -> str:
+    """Key of a cross-lingual unit: the model's content, the pair's settings and the generated
+    sentences' content (a changed generator never reuses old rows), the probe seed and extraction."""
+    from probekit.cache import stage_key
+    from probekit.data.records import content_digest
+    from probekit.extract import CODE_VERSION
+    from probekit.extract.models import folder_identity, resolve_model
+
+    cfg = suite.config
+    parallel = _parallel(pair, generated)
+    return stage_key(
+        "suite-crosslingual", RUN_VERSION, extract_version=CODE_VERSION,
+        model={**{k: v for k, v in model.items() if k != "path"},
+               "identity": folder_identity(resolve_model(model["path"]))},
+        pair=pair, data=content_digest(parallel.source + parallel.target), alignments=parallel.alignments,
+        seed=cfg["seeds"][0], extract={k: v for k, v in cfg["extract"].items() if k not in _SPEED_ONLY["extract"]})
 
 
 def _renamed(err: Exception, note: str) -> Exception:
@@ -955,13 +1043,18 @@ def run_unit(suite: Suite, unit: Unit, generated: dict, *, progress: bool = True
     from probekit.io import atomic_write_text
 
     try:
-        scores = (_probe_unit(suite, unit, generated, progress) if unit.task is not None
-                  else _layer_similarity_unit(suite, unit, generated, progress))
+        if unit.task is None:
+            scores = _layer_similarity_unit(suite, unit, generated, progress)
+        elif "crosslingual" in unit.task:
+            scores = _crosslingual_unit(suite, unit, generated, progress)
+        else:
+            scores = _probe_unit(suite, unit, generated, progress)
     except Exception as err:
         units_dir = unit.file.parent
         done = sum(1 for f in units_dir.glob("*.csv") if not f.name.endswith("__pending.csv"))
-        where = suite.where("tasks", suite.config["tasks"].index(unit.task)) if unit.task else suite.where(
-            "scoring", "cka")
+        where = (suite.where("scoring", "cka") if unit.task is None
+                 else suite.where("crosslingual") if "crosslingual" in unit.task
+                 else suite.where("tasks", suite.config["tasks"].index(unit.task)))
         note = (f"{where}: unit {unit.label} failed; the {done} finished unit(s) stay in "
                 f"{units_dir} and a re-run starts from there")
         if not isinstance(err, ProbekitError):  # a bug, not bad input: keep the traceback
@@ -997,6 +1090,19 @@ def _probe_unit(suite: Suite, unit: Unit, generated: dict, progress: bool):
         model_name=model.get("label") or model["id"], checkpoint=model["checkpoint"], progress=progress,
         skip_inapplicable=True, **extract_options(suite),
     )
+
+
+def _crosslingual_unit(suite: Suite, unit: Unit, generated: dict, progress: bool):
+    """Per-layer cross-lingual rows of one model on one generated parallel pair
+    (:func:`probekit.crosslingual.crosslingual_scores`; ``task`` ``xling:SRC-TGT[:LABEL]``)."""
+    from probekit.crosslingual import crosslingual_scores
+
+    pair, model = unit.task["crosslingual"], unit.model
+    return crosslingual_scores(
+        model["path"], _parallel(pair, generated), layers=model["layers"], seed=suite.config["seeds"][0],
+        label_key=None if pair["label_key"] == "none" else pair["label_key"],
+        model_name=model.get("label") or model["id"], checkpoint=model["checkpoint"], progress=progress,
+        **extract_options(suite))
 
 
 def _earlier_checkpoints(cfg: dict, model: dict) -> list[dict]:

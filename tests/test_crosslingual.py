@@ -289,10 +289,72 @@ def test_crosslingual_suite_declares_a_valid_chain():
 
     suite = load_toml(Path(__file__).parent.parent / "probes" / "crosslingual.toml")
     stages = suite["transfer"]["stages"]
-    assert [s["kind"] for s in stages] == ["pretrain", "finetune", "finetune"]
+    assert [s["kind"] for s in stages] == ["pretrain"] + ["finetune"] * 6
+    assert stages[0]["objective"] == "clm" and stages[0]["layers"] == 4  # the measured recipe
     for st in stages:
         assert set(st) <= STAGE_KEYS | {"probe"}
         for spec in st.get("corpus", []) + [e.split("=", 1)[1] for e in st.get("extra_eval", [])]:
             assert _synthetic_spec(spec.split(":", 1)[1], 10)[3] == "numbers=digits+cognates=0.5"
         for task in st.get("tasks", []):
             assert parse_task(task.rsplit(":", 1)[0] + ":8").name == "pos-en"
+
+
+def test_interleave_puts_parallel_corpora_side_by_side(tmp_path):
+    from probekit.transfer.chain import _corpus, run_chain
+
+    (tmp_path / "en.txt").write_text("a1\na2\na3\n")
+    (tmp_path / "xx.txt").write_text("b1\nb2\n")
+    assert _corpus(["en.txt", "xx.txt"], tmp_path, 0) == ["a1", "a2", "a3", "b1", "b2"]
+    assert _corpus(["en.txt", "xx.txt"], tmp_path, 0, interleave=True) == ["a1", "b1", "a2", "b2", "a3"]
+    for stage in ({"name": "lm", "kind": "pretrain", "corpus": "en.txt", "interleave": True},
+                  {"name": "ft", "kind": "finetune", "from": "x", "tasks": [], "interleave": True}):
+        with pytest.raises(ConfigError, match="interleave takes turns between the corpora"):
+            run_chain([stage], tmp_path / "runs", base=tmp_path)
+
+
+def test_suite_crosslingual_section_adds_per_layer_rows(tmp_path, one_torch_thread):
+    import pandas as pd
+
+    from probekit.extract.tiny import save_tiny
+    from probekit.report import write_report
+    from probekit.suite import load_suite, plan_units, run_suite
+
+    model = save_tiny("bert", tmp_path / "model")
+    text = f"""
+name = "xl"
+[data.synthetic]
+train_sentences = 30
+eval_sentences = 20
+[[models]]
+id = "tiny"
+path = "{model}"
+[[tasks]]
+name = "pos"
+[probes]
+linear = {{ max_epochs = 3 }}
+[scoring]
+bootstrap = 20
+cka = false
+[crosslingual]
+targets = ["sov", "vos"]
+sentences = 16
+anchors = "cognates=0.5"
+"""
+    path = tmp_path / "xl.toml"
+    path.write_text(text)
+    suite = load_suite(path)
+    scores = run_suite(suite, tmp_path / "out", progress=False)
+    xl = scores[scores["task"].str.startswith("xling:")]
+    assert set(xl["task"]) == {"xling:en-sov", "xling:en-vos", "xling:en-sov:upos", "xling:en-vos:upos"}
+    assert set(xl["metric"]) == {"xling_cka", "xling_retrieval", "xling_probe_transfer", "xling_probe_source"}
+    assert sorted(xl[xl.metric == "xling_cka"]["layer"].astype(int).unique()) == [0, 1, 2]
+    assert (pd.read_csv(tmp_path / "out" / "scores.csv")["task"] == "xling:en-sov").any()
+    assert all(u.cached for u in plan_units(suite, tmp_path / "out"))  # a re-run recomputes nothing
+    html = write_report(scores, tmp_path / "out", config=suite.config).read_text()
+    assert "Where languages meet, layer by layer" in html and "xling_probe_transfer" in html
+    for bad, message in (('targets = ["sov", "klingon"]', "unknown language 'klingon'; the generator's languages"),
+                         ('targets = "sov"', "targets = 'sov'"), ('anchors = "cognate=1"', "unknown anchor option")):
+        key = bad.split(" =")[0]
+        path.write_text("\n".join(line for line in text.splitlines() if not line.startswith(key + " ")) + "\n" + bad)
+        with pytest.raises(ConfigError, match=message):
+            load_suite(path)

@@ -105,6 +105,9 @@ def test_primary_metrics_are_names_probekit_writes():
         written.add("mdl_compression")
     written |= set(distance_scores([tree_distances(heads)], [heads]))
     written |= set(depth_scores([np.arange(6.0)], [heads]))
+    from probekit.crosslingual import XLING_METRICS
+
+    written |= set(XLING_METRICS)
     assert set(PRIMARY_METRICS) <= written, set(PRIMARY_METRICS) - written
 
 

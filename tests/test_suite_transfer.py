@@ -153,10 +153,12 @@ def test_init_comparisons_pair_arms_by_seed():
               _ft("p0", "pretrained", 0), _ft("r0", "random", 0), _ft("p1", "pretrained", 1), _ft("r1", "random", 1),
               _ft("p2", "pretrained", 2),                       # its random arm has not run: left out
               _ft("other", "random", 0, task="downstream:biomed:1000")]  # another task size: no pair
-    acc = "biomed.test.accuracy"
-    metrics = {"dapt": {"eval_loss": 3.0}, "p0": {acc: 0.9, "biomed.dev.accuracy": 0.1}, "r0": {acc: 0.6},
-               "p1": {acc: 0.5}, "r1": {acc: 0.7}, "p2": {acc: 0.95}, "other": {acc: 0.99}}
-    [c] = init_comparisons(stages, metrics)
+    acc, sov = "biomed.test.accuracy", "biomed.test_sov.accuracy"  # a zero-shot extra_eval split too
+    metrics = {"dapt": {"eval_loss": 3.0}, "p0": {acc: 0.9, "biomed.dev.accuracy": 0.1, sov: 0.4},
+               "r0": {acc: 0.6, sov: 0.3}, "p1": {acc: 0.5, sov: 0.2}, "r1": {acc: 0.7, sov: 0.1},
+               "p2": {acc: 0.95}, "other": {acc: 0.99}}
+    c, zero_shot = init_comparisons(stages, metrics)
+    assert zero_shot["metric"] == sov and zero_shot["pretrained"] == [0.4, 0.2] and zero_shot["wins"] == 2
     assert c["metric"] == acc and c["parent"] == "dapt" and c["seeds"] == [0, 1]
     assert c["pretrained"] == [0.9, 0.5] and c["random"] == [0.6, 0.7] and c["wins"] == 1
     assert c["pretrained_stages"] == ["p0", "p1"] and c["random_stages"] == ["r0", "r1"]

@@ -237,6 +237,39 @@ def test_finetune_beats_random_init(tmp_path):
     assert pre >= 0.9 and rnd["metrics"]["kind.test.accuracy"] < 0.75
 
 
+@pytest.mark.parametrize("family", ["gpt2", "bert"])
+def test_token_heads_see_words_as_the_model_was_pre_trained(family, tmp_path):
+    """Byte-level BPE encodes a pre-split word with the space it has in running text (``Ġfox``,
+    not ``f ox``), and a causal model's token head reads each word's last piece, the only one
+    that has seen the whole word (a BERT's reads the first); the stage is keyed on both."""
+    from transformers import AutoTokenizer
+
+    from probekit.extract.tiny import save_tiny
+    from probekit.transfer.finetune import _Encoded, _word_start
+
+    folder = save_tiny(family, tmp_path / family)
+    words = ["The", "quick", "brown", "fox", "jumps", "over", "antidisestablishmentarianism", "."]
+    tok = AutoTokenizer.from_pretrained(str(folder))
+    assert _word_start(tok) == ("prefix-space" if family == "gpt2" else None)
+    enc = tok(words, is_split_into_words=True)
+    pieces, word_ids = tok.convert_ids_to_tokens(enc["input_ids"]), enc.word_ids()
+    if family == "gpt2":  # without the space: "fox" -> "f", "ox" (no "Ġ"), pieces unseen in running text
+        assert all(pieces[word_ids.index(i)].startswith("Ġ") for i in range(len(words)))
+    sent = Sentence(id="s", tokens=words, upos=["DET", "ADJ", "ADJ", "NOUN", "VERB", "ADP", "NOUN", "PUNCT"])
+    data = _Encoded(tok, 64, "last" if family == "gpt2" else "first")
+    data.add(0, FinetuneTask("pos", "token", [sent], label_key="upos"), [sent],
+             {t: i for i, t in enumerate(sorted(set(sent.upos)))}, "train")
+    labelled = [p for p, lab in enumerate(data.labels[0]) if lab != -100]
+    spans = [[p for p, w in enumerate(word_ids) if w == i] for i in range(len(words))]
+    assert len(spans[6]) > 1  # a word of several pieces: first and last differ
+    assert labelled == [span[-1] if family == "gpt2" else span[0] for span in spans]
+    task = FinetuneTask("pos", "token", [sent] * 4, label_key="upos")
+    rec = finetune(folder, task, tmp_path / "ft", max_len=64, train=TrainConfig(steps=1, batch_size=2))
+    keyed = {k: rec["config"].get(k) for k in ("word_start", "word_piece")}
+    assert keyed == ({"word_start": "prefix-space", "word_piece": "last"} if family == "gpt2"
+                     else {"word_start": None, "word_piece": None})
+
+
 def test_keep_best_ends_on_the_best_evaluation_and_survives_resume(general, tmp_path):
     task = FinetuneTask("kind", "sequence", *(downstream_task("general", n, seed=i) for i, n in ((1, 64), (2, 32), (3, 32))))
     cfg = TrainConfig(steps=40, batch_size=16, lr=3e-3, eval_every=5, save_every=20, keep_best="kind.dev.accuracy")

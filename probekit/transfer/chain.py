@@ -8,7 +8,9 @@ Suite files declare stages in order; ``from`` names an earlier stage (or a model
     [[transfer.stages]]
     name = "general"
     kind = "pretrain"                           # pretrain | adapt | finetune
-    corpus = "synthetic:general:20000"          # or a text file / folder of .txt
+    corpus = "synthetic:general:20000"          # or a text file / folder of .txt, or a list of them
+    # interleave = true                         # a list's texts in turn (corpus 1's first, corpus 2's
+    #                                           # first, ...): parallel corpora side by side in a block
     vocab_also = ["synthetic:biomed:5000"]      # more text for the tokenizer only (optional)
     objective = "mlm"
     size = "mini"
@@ -36,6 +38,7 @@ stages whose fingerprint is unchanged and resumes an interrupted one.
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +53,7 @@ from probekit.transfer.trainer import TrainConfig
 
 STAGE_KEYS = {"name", "kind", "from", "corpus", "vocab_also", "objective", "size", "seq_len", "vocab_size", "train",
               "stage", "tasks", "mode", "init", "max_len", "layers", "hidden", "heads", "intermediate", "dropout",
-              "extra_eval"}
+              "extra_eval", "interleave"}
 
 
 def _synthetic_spec(spec: str, default_n: int) -> tuple[str, str, int, str]:
@@ -142,11 +145,16 @@ def parse_extra_eval(spec: str, tasks: dict[str, FinetuneTask]) -> tuple[str, st
     return name, split, sents
 
 
-def _corpus(spec: str | list[str], base: Path, seed: int) -> Any:
+def _corpus(spec: str | list[str], base: Path, seed: int, interleave: bool = False) -> Any:
     if isinstance(spec, list):  # several corpora (e.g. one per language) as one text list
+        from itertools import zip_longest
+
         from probekit.transfer.pretrain import read_texts
 
-        return [t for one in spec for t in read_texts(_corpus(one, base, seed))]
+        parts = [read_texts(_corpus(one, base, seed)) for one in spec]
+        if interleave:  # text i of every corpus in turn: translations side by side in a packed block
+            return [t for group in zip_longest(*parts) for t in group if t is not None]
+        return [t for part in parts for t in part]
     if spec.startswith("synthetic:"):
         return synthetic_texts(spec.split(":", 1)[1], seed=seed)
     path = Path(spec)
@@ -175,6 +183,9 @@ def run_chain(stages: list[dict[str, Any]], out: str | Path, *, base: str | Path
         if unknown or "name" not in st or st.get("kind") not in ("pretrain", "adapt", "finetune"):
             raise ConfigError(f"transfer.stages[{i}]: needs name and kind (pretrain|adapt|finetune); "
                               f"unknown keys {sorted(unknown)}; allowed {sorted(STAGE_KEYS)}")
+        if "interleave" in st and (st["kind"] == "finetune" or not isinstance(st.get("corpus"), list)):
+            raise ConfigError(f"transfer stage {st['name']!r}: interleave takes turns between the corpora of a "
+                              "pretrain or adapt stage's corpus list; fix: corpus = [A, B, ...] or drop interleave")
         train = TrainConfig(**st.get("train", {}))
         target = out / st["name"]
         parent = None
@@ -191,11 +202,11 @@ def run_chain(stages: list[dict[str, Any]], out: str | Path, *, base: str | Path
             sizes = {k: st[k] for k in ("layers", "hidden", "heads", "intermediate", "dropout") if k in st}
             model = dataclasses.replace(ModelConfig.from_size(st.get("size", "small"), arch=OBJECTIVES[objective],
                                                               max_len=max(128, st.get("seq_len", 128))), **sizes)
-            rec = pretrain(_corpus(st["corpus"], base, train.seed), target, objective=objective, model=model,
+            rec = pretrain(_corpus(st["corpus"], base, train.seed, st.get("interleave", False)), target, objective=objective, model=model,
                            train=train, seq_len=st.get("seq_len", 128), vocab_size=st.get("vocab_size", 8000),
                            vocab_texts=vocab_texts(st.get("vocab_also"), base, train.seed))
         elif st["kind"] == "adapt":
-            rec = adapt(parent, _corpus(st["corpus"], base, train.seed), target, stage=st.get("stage", "dapt"),
+            rec = adapt(parent, _corpus(st["corpus"], base, train.seed, st.get("interleave", False)), target, stage=st.get("stage", "dapt"),
                         train=train, seq_len=st.get("seq_len", 128), objective=st.get("objective"))
         else:
             tasks = [parse_task(t, seed=train.seed) for t in st.get("tasks", [])]
@@ -228,6 +239,9 @@ def run_suite_transfer(suite: str | Path, out: str | Path | None = None) -> dict
 
 # ------------------------------------------------------- what pre-training buys: paired arms
 
+_TEST_ACCURACY = re.compile(r"\.test(_[^.]+)?\.accuracy$")
+
+
 def init_comparisons(stages: list[dict[str, Any]], metrics: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
     """Fine-tuned from the parent's weights vs from random initialisation, paired by seed.
 
@@ -242,7 +256,8 @@ def init_comparisons(stages: list[dict[str, Any]], metrics: dict[str, dict[str, 
     -------
     list of dict
         One entry per group of ``finetune`` stages that differ only in ``init`` and
-        ``train.seed``, and per test accuracy they report (``<task>.test.accuracy``), with
+        ``train.seed``, and per test accuracy they report (``<task>.test.accuracy``, and the
+        zero-shot ``extra_eval`` splits named ``test_*``, e.g. ``pos-en.test_sov.accuracy``), with
         ``metric``, ``parent``, ``seeds`` (those both arms ran), ``pretrained`` / ``random``
         (values per seed, in ``seeds`` order), their stage names, and ``wins`` (seeds where the
         pre-trained arm scored higher). A seed sets the fine-tuning data draw, head and batch
@@ -261,7 +276,7 @@ def init_comparisons(stages: list[dict[str, Any]], metrics: dict[str, dict[str, 
         if not seeds:
             continue
         first = next(st for st in stages if st.get("name") == pre[seeds[0]])
-        for metric in sorted(k for k in metrics[pre[seeds[0]]] if k.endswith(".test.accuracy")):
+        for metric in sorted(k for k in metrics[pre[seeds[0]]] if _TEST_ACCURACY.search(k)):
             a = [float(metrics[pre[s]][metric]) for s in seeds]
             b = [float(metrics[rnd[s]].get(metric, float("nan"))) for s in seeds]
             out.append({"metric": metric, "parent": first.get("from"), "seeds": seeds,

@@ -3,7 +3,8 @@
 One :class:`MultiTaskModel` covers the single-task and the multi-task case: an HF encoder
 (``AutoModel``) plus one linear head per task. Sequence heads read the mean of the non-padding
 token vectors (the ``[CLS]`` vector of a model pre-trained with MLM alone is never trained);
-token heads read the first sub-word of each word. ``mode="frozen"`` trains the heads only on the
+token heads read the first sub-word of each word, or its last one in a causal (left-to-right)
+model, where only the last has seen the whole word. ``mode="frozen"`` trains the heads only on the
 fixed encoder (feature extraction). The saved stage folder is a standard HF checkpoint of the
 encoder (``AutoModel.from_pretrained`` loads it, so probing works unchanged) plus
 ``heads.safetensors`` and the label sets in ``probekit.json``.
@@ -28,7 +29,8 @@ from probekit.data.records import Sentence
 from probekit.errors import ConfigError, ProbekitError
 from probekit.extract.models import resolve_model
 from probekit.transfer import lineage
-from probekit.transfer.pretrain import begin_stage, check_vocab, finish_stage, quiet_hf, save_hf, stage_record
+from probekit.transfer.pretrain import (
+    begin_stage, check_vocab, finish_stage, is_causal, quiet_hf, save_hf, stage_record)
 from probekit.transfer.trainer import TrainConfig, train_loop
 
 HEADS_FILE = "heads.safetensors"
@@ -189,8 +191,8 @@ def load_multitask_weights(model: MultiTaskModel, folder: Path) -> None:
 class _Encoded:
     """Tokenized examples of all tasks: ids and (word-aligned) label rows."""
 
-    def __init__(self, tokenizer: Any, max_len: int) -> None:
-        self.tokenizer, self.max_len = tokenizer, max_len
+    def __init__(self, tokenizer: Any, max_len: int, piece: str = "first") -> None:
+        self.tokenizer, self.max_len, self.piece = tokenizer, max_len, piece
         self.ids: list[list[int]] = []
         self.labels: list[list[int]] = []
         self.task: list[int] = []
@@ -210,12 +212,15 @@ class _Encoded:
                 row[0] = label_ids.get(gold, -2)
                 unknown += gold not in label_ids
             else:
-                previous = None
-                for pos, word in enumerate(enc.word_ids()):
-                    if word is not None and word != previous and gold[word] is not None:
+                words = enc.word_ids()
+                for pos, word in enumerate(words):
+                    if word is None or gold[word] is None:
+                        continue
+                    before = words[pos - 1] if pos > 0 else None
+                    after = words[pos + 1] if pos + 1 < len(words) else None
+                    if (before if self.piece == "first" else after) != word:  # the word's first (last) piece
                         row[pos] = label_ids.get(gold[word], -2)
                         unknown += gold[word] not in label_ids
-                    previous = word
             self.ids.append(ids)
             self.labels.append(row)
             self.task.append(task_idx)
@@ -295,6 +300,20 @@ def score(gold: list[int], pred: list[int], n_labels: int) -> dict[str, float]:
     return out
 
 
+def _word_start(tokenizer: Any) -> str | None:
+    """Make a byte-level BPE tokenizer (GPT-2 style) add the space a word has in running text
+    when it encodes pre-split words, as extraction does: without it ``patient`` becomes
+    ``p at ient`` instead of the ``Ġpatient`` the model was pre-trained on. Returns
+    ``"prefix-space"`` when the tokenizer needed it (it changes the ids, so the stage is keyed
+    on it), else ``None``."""
+    from probekit.extract.models import ensure_prefix_space
+
+    before = tokenizer(["patient"], is_split_into_words=True, add_special_tokens=False)["input_ids"]
+    ensure_prefix_space(tokenizer)
+    after = tokenizer(["patient"], is_split_into_words=True, add_special_tokens=False)["input_ids"]
+    return "prefix-space" if after != before else None
+
+
 def finetune(
     checkpoint: str | Path,
     tasks: FinetuneTask | Sequence[FinetuneTask],
@@ -337,12 +356,19 @@ def finetune(
         for split in ("dev", "test", *t.extra_eval):
             for sent in (getattr(t, split) if split in ("dev", "test") else t.extra_eval[split]):
                 t.labels_of(sent, split)
+    tok = AutoTokenizer.from_pretrained(str(tokenizer or checkpoint))
+    word_start = _word_start(tok)
+    piece = "last" if is_causal(AutoConfig.from_pretrained(str(checkpoint))) else "first"
     data_fp = lineage.fingerprint([
         (t.name, t.kind, t.label_key, split, [(s.tokens, t.labels_of(s, split)) for s in sents])
         for t in tasks for split, sents in (("train", t.train), ("dev", t.dev), ("test", t.test), *t.extra_eval.items())])
     config = {"train": asdict(train), "mode": mode, "init": init, "max_len": max_len,
               "tasks": {t.name: {"kind": t.kind, "labels": label_sets[t.name]} for t in tasks},
               "tokenizer": lineage.tokenizer_fingerprint(tokenizer)}
+    if word_start:  # keyed only where they change what is trained, so BERT stages keep their keys
+        config["word_start"] = word_start
+    if piece != "first" and any(t.kind == "token" for t in tasks):
+        config["word_piece"] = piece
     record = stage_record("finetune", None, config, data_fp, checkpoint, train.seed)
     out_dir = Path(out_dir)
     done = begin_stage(out_dir, record, overwrite)
@@ -350,7 +376,6 @@ def finetune(
         print(f"[finetune] {out_dir}: already complete with the same fingerprint, skipped")
         return done
 
-    tok = AutoTokenizer.from_pretrained(str(tokenizer or checkpoint))
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
     torch.manual_seed(train.seed)
@@ -366,12 +391,12 @@ def finetune(
                            frozen=mode == "frozen")
 
     ids = [{lab: i for i, lab in enumerate(label_sets[t.name])} for t in tasks]
-    train_data = _Encoded(tok, max_len)
+    train_data = _Encoded(tok, max_len, piece)
     for i, t in enumerate(tasks):
         train_data.add(i, t, t.train, ids[i], "train")
 
     def encoded(i: int, split: str, sents: list[Sentence]) -> tuple[_Encoded, int]:
-        data = _Encoded(tok, max_len)
+        data = _Encoded(tok, max_len, piece)
         unknown = data.add(i, tasks[i], sents, ids[i], split)
         data.task = [i] * len(data.ids)
         return data, unknown

@@ -277,6 +277,14 @@ def lm_loss(checkpoint: str | Path, texts: Iterable[str] | str | Path, *, seq_le
     return evaluate_lm(model, make_objective(objective_name, blocks, tokenizer, seed))
 
 
+def is_causal(config: Any) -> bool:
+    """Whether a model config describes a left-to-right (causal) model, whose position t sees
+    only tokens <= t."""
+    archs = " ".join(getattr(config, "architectures", None) or [])
+    return ("CausalLM" in archs or "LMHead" in archs or bool(getattr(config, "is_decoder", False))
+            or config.model_type in ("gpt2", "llama", "mistral", "qwen2"))
+
+
 def load_lm(checkpoint: str | Path, objective: str | None = None) -> tuple[torch.nn.Module, str, list[str]]:
     """Load ``checkpoint`` with an LM head; returns ``(model, objective, notes)``.
 
@@ -287,9 +295,7 @@ def load_lm(checkpoint: str | Path, objective: str | None = None) -> tuple[torch
 
     config = AutoConfig.from_pretrained(str(checkpoint))
     if objective is None:
-        archs = " ".join(config.architectures or [])
-        causal = "CausalLM" in archs or "LMHead" in archs or config.model_type in ("gpt2", "llama", "mistral", "qwen2")
-        objective = "clm" if causal else "mlm"
+        objective = "clm" if is_causal(config) else "mlm"
     cls = AutoModelForCausalLM if objective == "clm" else AutoModelForMaskedLM
     with quiet_hf():
         model, info = cls.from_pretrained(str(checkpoint), output_loading_info=True)
