@@ -13,7 +13,7 @@ from probekit.extract.tiny import save_tiny
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-SUITE = """name = "jobs"
+SUITE_HEAD = """name = "jobs"
 [data.synthetic]
 train_sentences = 60
 eval_sentences = 30
@@ -34,32 +34,13 @@ bootstrap = 20
 tasks = ["pos"]
 strategies = ["best", "last"]
 finetune = false
-[transfer]
-name = "chain"
-out = "runs"
-tasks = ["pos"]
-[[transfer.stages]]
-name = "general"
-kind = "pretrain"
-corpus = "synthetic:general:300"
-size = "tiny"
-seq_len = 32
-vocab_size = 600
-train = { steps = 4, batch_size = 8 }
-[[transfer.stages]]
-name = "ft"
-kind = "finetune"
-from = "general"
-tasks = ["downstream:general:40"]
-max_len = 32
-train = { steps = 2, batch_size = 8 }
 """
 
 
 @pytest.mark.slow
-def test_two_workers_give_the_rows_of_one_process(tmp_path):
+def test_two_workers_give_the_rows_of_one_process(tmp_path, tiny_chain):
     save_tiny("bert", tmp_path / "tiny")
-    (tmp_path / "s.toml").write_text(SUITE)
+    (tmp_path / "s.toml").write_text(SUITE_HEAD + tiny_chain.replace('out = "runs"\n', 'out = "runs"\ntasks = ["pos"]\n'))
     assert main(["run", str(tmp_path / "s.toml"), "--out", str(tmp_path / "jobs2"), "--jobs", "2", "--quiet"]) == 0
     assert main(["run", str(tmp_path / "s.toml"), "--out", str(tmp_path / "jobs1"), "--quiet"]) == 0
     two, one = (pd.read_csv(tmp_path / name / "scores.csv") for name in ("jobs2", "jobs1"))
