@@ -253,6 +253,12 @@ def is_random_baseline(model: str) -> bool:
     return str(model).endswith(RANDOM_SUFFIX)
 
 
+def baseline_source(model: str) -> str:
+    """The model a random-weights baseline stands beside (``"minilm:random"`` -> ``"minilm"``);
+    any other model is its own source."""
+    return str(model)[: -len(RANDOM_SUFFIX)] if is_random_baseline(model) else str(model)
+
+
 def _ordered(values: pd.Series) -> list:
     """Distinct values in first-seen order (a suite writes a chain's checkpoints in chain order)."""
     return list(dict.fromkeys(values.tolist()))

@@ -42,6 +42,8 @@ import pandas as pd  # noqa: E402
 from probekit.analysis import (  # noqa: E402,F401  (re-exported: report.layer_curves etc.)
     GROUP,
     PRIMARY_METRICS,
+    _ordered,
+    baseline_source,
     baseline_table,
     checkpoint_deltas,
     checkpoint_similarity,
@@ -113,28 +115,42 @@ def _line_colors(lines: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
     return colors
 
 
-def plot_layer_curves(curves: pd.DataFrame, path: Path) -> Path:
-    """One panel per (task, probe): the score per layer of every model/checkpoint with its
-    confidence band, beside its baselines: the control task (dashed, same colour), the
-    random-weights model (grey, dotted) and layer 0 (a thin grey line, for a single model)."""
+def curve_panels(curves: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """The layer-curves figure's panels: one per (task, probe, model), the model's random-weights
+    baseline in its panel. A chain's checkpoints share a panel, each beside its own control task:
+    in one panel with another model, a chain's controls would not fit, and a control drawn for one
+    checkpoint only says nothing about the others'."""
     curves = curves[~curves["probe"].str.startswith("mix")]
-    panels = curves[["task", "probe"]].drop_duplicates().sort_values(["task", "probe"]).values.tolist()
+    source = curves["model"].map(baseline_source)
+    panels = []
+    for task, probe in curves[["task", "probe"]].drop_duplicates().sort_values(["task", "probe"]).values.tolist():
+        here = (curves["task"] == task) & (curves["probe"] == probe)
+        for model in _ordered(source[here]):
+            sub = curves[here & (source == model)]
+            if sub["model"].map(is_random_baseline).all():
+                continue  # a baseline whose model has no curve here
+            panels.append((f"{task} / {probe} / {model}", sub))
+    return panels
+
+
+def plot_layer_curves(curves: pd.DataFrame, path: Path) -> Path:
+    """One panel per (task, probe, model) (:func:`curve_panels`): the score per layer of the model
+    (each checkpoint of a chain) with its confidence band, beside its baselines: the control task
+    (dashed, same colour), the random-weights model (grey, dotted) and layer 0 (a thin grey line,
+    for a single checkpoint)."""
+    panels = curve_panels(curves)
     fig, flat = _grid(len(panels), 3, 5.0, 3.5)
     trained = [tuple(x) for x in curves.loc[~curves["model"].map(is_random_baseline), ["model", "checkpoint"]]
                .drop_duplicates().values]
     colors = _line_colors(trained)
-    last = {m: [c for mm, c in trained if mm == m][-1] for m, _ in trained}
-    for ax, (task, probe) in zip(flat, panels):
-        sub = curves[(curves["task"] == task) & (curves["probe"] == probe)]
+    for ax, (title, sub) in zip(flat, panels):
         for (model, ckpt, is_control), g in sub.groupby(["model", "checkpoint", "is_control"], sort=False):
             g = g.sort_values("layer")
-            name = " / ".join(x for x in (model, ckpt) if x)
+            name = ckpt or model
             if is_random_baseline(model):
                 ax.plot(g["layer"], g["value"], linestyle=":" if not is_control else (0, (1, 3)), marker=".",
-                        ms=3, color=BASELINE_GREY, label=f"{name} (random weights{', control' if is_control else ''})")
+                        ms=3, color=BASELINE_GREY, label=f"random weights{' (control task)' if is_control else ''}")
                 continue
-            if is_control and ckpt != last[model]:
-                continue  # one control curve per chain keeps a panel of many checkpoints readable
             color = colors[(model, ckpt)]
             ax.plot(g["layer"], g["value"], "--" if is_control else "-", marker="o", ms=3, color=color,
                     label=f"{name} (control task)" if is_control else name, alpha=0.8 if is_control else 1.0)
@@ -144,7 +160,7 @@ def plot_layer_curves(curves: pd.DataFrame, path: Path) -> Path:
         if len(own.groupby(["model", "checkpoint"])) == 1 and (own["layer"] == 0).any():
             ax.axhline(float(own.loc[own["layer"] == 0, "value"].iloc[0]), color=BASELINE_GREY, lw=0.8, ls="-.",
                        label="layer 0 (embeddings)")
-        ax.set_title(f"{task} / {probe}", fontsize=9)
+        ax.set_title(title, fontsize=9)
         ax.set_xlabel("layer (0 = embeddings)")
         ax.set_ylabel(sub["metric"].iloc[0])
         ax.grid(alpha=0.3)

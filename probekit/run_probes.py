@@ -26,6 +26,7 @@ from probekit.scoring import (
     SCORE_COLUMNS,
     best_layer,
     bootstrap_ci,
+    bootstrap_ratio_ci,
     center_of_gravity,
     expected_layer,
 )
@@ -176,7 +177,8 @@ def probe_task(
             continue
         if spec.inputs == "trees":
             rows += _structural_rows(base, spec, options, model, train_sentences, eval_sentences, layer_ids, seeds,
-                                     device, progress, extract_options, control=control)
+                                     device, progress, extract_options, control=control, n_boot=n_boot,
+                                     confidence=confidence)
             continue
         preds: dict = {}
         for seed in seeds:
@@ -230,13 +232,16 @@ def _fit_predict(spec: ProbeSpec, options: dict, seed: int, device, tr: Split, e
 
 
 def _structural_rows(base, spec: ProbeSpec, options, model, train_sentences, eval_sentences, layer_ids, seeds,
-                     device, progress, extract_options, *, control: bool = False) -> list[dict]:
+                     device, progress, extract_options, *, control: bool = False, n_boot: int = 1000,
+                     confidence: float = 0.95) -> list[dict]:
     """Hewitt & Manning probe on every layer: word vectors of the sentences that have a tree.
 
     With ``control``, the same probe is also fitted to the control trees of the same sentences
     (:class:`probekit.tasks.control.ControlTrees`, seed 0 like every control task): rows with
     ``control=True``, and per layer ``selectivity`` = headline score (UUAS, or root accuracy for
-    the depth probe) minus the control's, without an interval (the scores are corpus ratios)."""
+    the depth probe) minus the control's. The headline scores and the selectivity carry a
+    percentile-bootstrap CI over evaluation sentences (paired for the selectivity: the same
+    resampled sentences for both trees), as accuracies do over targets."""
     from probekit.extract import extract
     from probekit.tasks.control import ControlTrees
 
@@ -263,18 +268,25 @@ def _structural_rows(base, spec: ProbeSpec, options, model, train_sentences, eva
     for seed in seeds:
         for layer in tqdm(layer_ids, desc=f"{base['task']} {spec.name} seed {seed} (per layer)",
                           disable=not progress, leave=False):
-            headline = {}
+            counts = {}
             for is_control, fit_heads, score_heads in trees:
                 est = spec.make(random_state=seed, device=device or "auto", **options)
                 est.fit(per_sentence(train_reps, layer), fit_heads)
-                scores = est.score(per_sentence(eval_reps, layer), score_heads)
+                eval_x = per_sentence(eval_reps, layer)
+                scores = est.score(eval_x, score_heads)
+                counts[is_control] = est.sentence_counts(eval_x, score_heads)
+                headline = "uuas" if "uuas" in scores else "root_acc"
                 for metric, value in scores.items():
+                    ci = (None, None)
+                    if metric == headline:
+                        _, *ci = bootstrap_ratio_ci(*counts[is_control], n_boot=n_boot, level=confidence, seed=seed)
                     rows.append(_row(**common, control=is_control, layer=layer, seed=seed, metric=metric,
-                                     value=float(value)))
-                headline[is_control] = scores["uuas"] if "uuas" in scores else scores["root_acc"]
+                                     value=float(value), ci_low=ci[0], ci_high=ci[1]))
             if control:
+                v, lo, hi = bootstrap_ratio_ci(*counts[False], control=counts[True], n_boot=n_boot,
+                                               level=confidence, seed=seed)
                 rows.append(_row(**common, control=False, layer=layer, seed=seed, metric="selectivity",
-                                 value=float(headline[False] - headline[True])))
+                                 value=v, ci_low=lo, ci_high=hi))
     return rows
 
 

@@ -182,6 +182,49 @@ def bootstrap_ci(
     return float(value), float(lo), float(hi)
 
 
+def bootstrap_ratio_ci(
+    hits,
+    totals,
+    *,
+    control: tuple | None = None,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """A corpus ratio ``sum(hits) / sum(totals)`` (e.g. UUAS: correct over gold edges, per
+    sentence) with a percentile-bootstrap CI over its units (sentences).
+
+    Parameters
+    ----------
+    hits, totals : arrays (n,)
+    control : (hits_control, totals_control), optional
+        The same ``n`` units under the control task: the statistic is the difference task -
+        control, resampled pairwise (the same units for both).
+
+    >>> bootstrap_ratio_ci([2, 2, 2], [2, 2, 2])
+    (1.0, 1.0, 1.0)
+    >>> value, lo, hi = bootstrap_ratio_ci([1] * 50 + [0] * 50, [1] * 100, control=([0] * 100, [1] * 100))
+    >>> value, bool(0.38 < lo < 0.5 < hi < 0.62)
+    (0.5, True)
+    """
+    arms = [(np.asarray(hits, dtype=np.float64), np.asarray(totals, dtype=np.float64))]
+    if control is not None:
+        arms.append(tuple(np.asarray(a, dtype=np.float64) for a in control))
+        if any(len(a) != len(arms[0][0]) for a in arms[1]):
+            raise ValueError("the control task must be scored on the same units")
+    n = len(arms[0][0])
+    if n == 0 or any(t.sum() == 0 for _, t in arms):
+        return float("nan"), float("nan"), float("nan")
+    sign = [1.0, -1.0]
+    value = sum(s * h.sum() / t.sum() for s, (h, t) in zip(sign, arms))
+    # Resample counts (multiplicities), not indices: the same n x n_boot draw for both arms.
+    weights = np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float64)
+    stats = sum(s * (weights @ h) / np.maximum(weights @ t, 1e-12) for s, (h, t) in zip(sign, arms))
+    tail = (1 - level) / 2 * 100
+    lo, hi = np.percentile(stats, [tail, 100 - tail])
+    return float(value), float(lo), float(hi)
+
+
 def seed_summary(scores: pd.DataFrame) -> pd.DataFrame:
     """Mean and std over seeds of tidy score rows (``seed`` becomes ``"mean"``/``"std"``).
 

@@ -748,16 +748,16 @@ _CORPUS_SUFFIXES = (".conllu", ".conll", ".iob2", ".bio", ".txt", ".jsonl", ".js
 # Code version of the probing stage: bump when a change alters the scores a finished unit would
 # produce. The unit key also carries the extraction stage's CODE_VERSION and the data's content.
 RUN_VERSION = 4  # 4: LinearProbe refits on all training rows after early stopping (refit_epochs=1)
-# Code version of the structural probe's control trees, in the key of the units that run them only
-# (a structural probe on a task with ``control = true``): other units stay cached when it changes.
-TREE_CONTROL_VERSION = 1
+# Code version of the structural probe's rows and control trees, in the key of the units that run
+# a structural probe only: other units stay cached when it changes.
+STRUCTURAL_VERSION = 2  # 2: bootstrap CIs for UUAS / root accuracy and their selectivity
 
 
-def _runs_tree_control(cfg: dict, task: dict) -> bool:
+def _runs_structural(cfg: dict, task: dict) -> bool:
     from probekit.probes.registry import get_probe
     from probekit.tasks import get_task
 
-    if not task.get("control") or "unit" in task:
+    if "unit" in task:
         return False
     specs = [get_probe(name) for name in cfg["probes"]]
     return any(spec.inputs == "trees" and spec.applies_to(get_task(task["name"])) for spec in specs)
@@ -843,7 +843,7 @@ def _unit_key(suite: Suite, model: dict, task: dict, generated: dict | None = No
         task={k: v for k, v in task.items() if k not in ("train", "eval")},
         data=_data_identity(suite, task, generated), seeds=cfg["seeds"],
         probes=cfg["probes"], extract=extract, scoring=cfg["scoring"],
-        **({"tree_control": TREE_CONTROL_VERSION} if _runs_tree_control(cfg, task) else {}),
+        **({"structural": STRUCTURAL_VERSION} if _runs_structural(cfg, task) else {}),
     )
 
 

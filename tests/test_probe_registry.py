@@ -166,10 +166,14 @@ def test_structural_probe_gets_control_trees_from_a_suite(tmp_path, model, monke
     ctrl = uuas[uuas.control.astype(bool)].set_index("layer").value.sort_index()
     selectivity = structural[structural.metric == "selectivity"].set_index("layer").value.sort_index()
     assert np.allclose(selectivity, task - ctrl)
+    # Every headline score and selectivity has a bootstrap interval around it (over sentences).
+    for rows in (uuas, structural[structural.metric == "selectivity"]):
+        assert rows.ci_low.notna().all() and (rows.ci_low <= rows.value).all() and (rows.value <= rows.ci_high).all()
+        assert (rows.ci_high - rows.ci_low > 0).any()
     row = summarize(scores).set_index(["task", "probe"]).loc[("deps", "structural")]
     assert row["selectivity"] == pytest.approx(row["best_score"] - ctrl[row["best_layer"]])
-    # Only the units that run control trees carry their code version in the key.
+    # Only the units that run a structural probe carry its code version in the key.
     before = {u.label: u.key for u in suite_module.plan_units(load_suite(path), tmp_path / "o")}
-    monkeypatch.setattr(suite_module, "TREE_CONTROL_VERSION", suite_module.TREE_CONTROL_VERSION + 1)
+    monkeypatch.setattr(suite_module, "STRUCTURAL_VERSION", suite_module.STRUCTURAL_VERSION + 1)
     after = {u.label: u.key for u in suite_module.plan_units(load_suite(path), tmp_path / "o")}
     assert [label for label in before if before[label] != after[label]] == ["tiny x deps"]

@@ -149,3 +149,21 @@ def test_config_paths_are_relative_to_the_report_and_follow_a_rebuild(tmp_path):
     assert again["models"][0]["path"] == "../runs/chain/general" and again["tasks"][0]["train"] == ["../data/train.conllu"]
     rebuild_report(out)  # in place: unchanged
     assert json.loads((out / "config.json").read_text()) == stored
+
+
+def test_curve_panels_one_per_model_with_every_checkpoints_control():
+    from probekit.report import curve_panels
+
+    parts = []
+    for model, ckpts in (("minilm", [""]), ("chain", ["general", "dapt", "ft"]), ("chain:random", [""])):
+        for ckpt in ckpts:
+            part = _scores({"pos": 1})
+            part["model"], part["checkpoint"] = model, ckpt
+            parts.append(part)
+    panels = dict(curve_panels(layer_curves(pd.concat(parts, ignore_index=True))))
+    assert list(panels) == ["pos / linear / minilm", "pos / linear / chain"]
+    chain = panels["pos / linear / chain"]
+    controls = chain[chain["is_control"] & (chain["model"] == "chain")]
+    assert sorted(controls["checkpoint"].unique()) == ["dapt", "ft", "general"]
+    assert set(chain["model"]) == {"chain", "chain:random"}  # the baseline stands beside its model
+    assert set(panels["pos / linear / minilm"]["model"]) == {"minilm"}

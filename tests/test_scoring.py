@@ -109,3 +109,19 @@ def test_mdl_random_labels_near_uniform_trivial_task_much_lower():
     assert r_rand[0]["uniform"] == pytest.approx(uniform)
     assert 0.9 < r_rand[0]["codelength"] / uniform < 1.1
     assert r_triv[0]["codelength"] < 0.3 * uniform and r_triv[0]["compression"] > 3
+
+
+def test_ratio_bootstrap_pairs_task_and_control_units():
+    from probekit.scoring import bootstrap_ratio_ci
+
+    rng = np.random.default_rng(0)
+    totals = rng.integers(3, 20, size=300)
+    hits = rng.binomial(totals, 0.8)
+    # A control equal to the task on every unit: paired resampling gives a zero-width interval
+    # (an unpaired one would not).
+    value, lo, hi = bootstrap_ratio_ci(hits, totals, control=(hits, totals))
+    assert (value, lo, hi) == (0.0, 0.0, 0.0)
+    value, lo, hi = bootstrap_ratio_ci(hits, totals)
+    assert value == pytest.approx(hits.sum() / totals.sum())
+    se = np.sqrt(value * (1 - value) / totals.sum())
+    assert lo < value < hi and 2 * 1.96 * se * 0.6 < hi - lo < 2 * 1.96 * se * 2.5

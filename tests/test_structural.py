@@ -8,7 +8,7 @@ import pytest
 from probekit.data.synthetic import generate
 from probekit.errors import ProbekitError
 from probekit.probes import StructuralProbe
-from probekit.probes.structural import tree_depths, tree_distances, uuas
+from probekit.probes.structural import depth_scores, distance_scores, tree_depths, tree_distances, uuas
 
 
 def planted_tree_features(sentences, d_signal=32, d_noise=32, noise=0.5, seed=0):
@@ -96,3 +96,18 @@ def test_control_trees_are_trees_fixed_by_word_type():
     assert set().union(*behaviours.values()) == set(TREE_ATTACHMENTS)
     other = ControlTrees(seed=6)
     assert any(other.attachment_of(w) != trees.attachment_of(w) for w in behaviours)  # the seed matters
+
+
+def test_sentence_counts_sum_to_the_corpus_score():
+    from probekit.probes.structural import sentence_counts
+
+    rng = np.random.default_rng(0)
+    heads = [[2, 0, 2, 3], [0, 1, 1], [3, 3, 0, 3, 4]]
+    pred = [rng.random((len(h), len(h))) for h in heads]
+    pred = [p + p.T for p in pred]
+    hits, totals = sentence_counts(pred, heads, "distance")
+    assert hits.sum() / totals.sum() == pytest.approx(distance_scores(pred, heads)["uuas"])
+    depths = [rng.random(len(h)) for h in heads]
+    hits, totals = sentence_counts(depths, heads, "depth")
+    assert list(totals) == [1, 1, 1]
+    assert hits.mean() == pytest.approx(depth_scores(depths, heads)["root_acc"])

@@ -129,6 +129,29 @@ def depth_scores(pred: list[np.ndarray], heads: list, keep: list | None = None) 
     }
 
 
+def sentence_counts(pred: list[np.ndarray], heads: list, kind: str, keep: list | None = None):
+    """Per sentence, the headline score's numerator and denominator, so that a bootstrap can
+    resample sentences: ``(correct, gold)`` undirected edges (distance probe, UUAS) or ``(hit, 1)``
+    (depth probe, root accuracy; ``(0, 0)`` for a sentence with no candidate word).
+
+    Returns
+    -------
+    hits, totals : int arrays (n_sentences,)
+    """
+    hits, totals = [], []
+    for i, (p, h) in enumerate(zip(pred, heads)):
+        k = None if keep is None else keep[i]
+        if kind == "distance":
+            c, t = uuas(p, h, k)
+        else:
+            h = np.asarray(h)
+            cand = np.flatnonzero(np.ones(len(h), bool) if k is None else np.asarray(k, bool))
+            c, t = (int(cand[np.argmin(np.asarray(p)[cand])] == int(np.flatnonzero(h == 0)[0])), 1) if len(cand) else (0, 0)
+        hits.append(c)
+        totals.append(t)
+    return np.asarray(hits, dtype=np.int64), np.asarray(totals, dtype=np.int64)
+
+
 # ---------------------------------------------------------------------------------------------
 # The probe
 # ---------------------------------------------------------------------------------------------
@@ -298,3 +321,8 @@ class StructuralProbe(BaseEstimator):
         pred = self.predict(X)
         fn = distance_scores if self.kind == "distance" else depth_scores
         return fn(pred, trees, keep)
+
+    def sentence_counts(self, X, heads, keep=None):
+        """The headline score (UUAS or root accuracy) per sentence, as :func:`sentence_counts`."""
+        _, trees = self._validate(X, heads)
+        return sentence_counts(self.predict(X), trees, self.kind, keep)
