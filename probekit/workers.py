@@ -61,7 +61,8 @@ def run_parallel(suite: Suite, out_dir: str | Path, *, jobs: int, progress: bool
         for future in futures:
             bar.update(future.result())
 
-    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_exit_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         chain = pool.submit(_run_transfer, suite, threads) if suite.config.get("transfer") else None
         finish(submit_groups(pool, [u for u in planned if u.key]))  # not a checkpoint still to train
         if chain is not None:
@@ -75,6 +76,26 @@ def run_parallel(suite: Suite, out_dir: str | Path, *, jobs: int, progress: bool
         finish(submit_groups(pool, checkpoint_cka, one_group=True))
     bar.close()
     return collect_scores(plan_units(suite, out), out), comparisons
+
+
+ORPHAN_EXIT_CODE = 3
+
+
+def _exit_with_parent(parent: int, every: float = 1.0) -> None:
+    """Worker initializer: exit as soon as the parent ``probekit run`` is gone.
+
+    A killed parent does not take spawned workers with it; an orphan would go on training and
+    writing units and cache entries beside the next run (whose extraction then stops on the
+    orphan's cache lock)."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(ORPHAN_EXIT_CODE)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _threads(n: int) -> None:

@@ -62,3 +62,17 @@ def test_bad_jobs_value_is_refused(capsys):
     with pytest.raises(SystemExit):
         main(["run", "probes/demo.toml", "--jobs", "0"])
     assert "--jobs '0': use a number of worker processes, 1 or more" in capsys.readouterr().err
+
+
+def test_a_worker_exits_when_its_parent_is_gone():
+    import subprocess
+    import sys
+
+    from probekit.workers import ORPHAN_EXIT_CODE
+
+    # A worker started by another process than the one it was told is its parent: as after the
+    # parent's death, it must not go on (the sleep stands for a long unit).
+    code = ("import time; from probekit.workers import _exit_with_parent; "
+            "_exit_with_parent(1, every=0.05); time.sleep(60)")
+    done = subprocess.run([sys.executable, "-c", code], timeout=30)
+    assert done.returncode == ORPHAN_EXIT_CODE
