@@ -1162,8 +1162,20 @@ def _layer_similarity_unit(suite: Suite, unit: Unit, generated: dict, progress: 
 SELECTION_VERSION = 1
 
 
-def run_selection(suite: Suite, out_dir: str | Path, *, progress: bool = True) -> list[tuple]:
-    """Run ``probekit.compare.compare`` for every model and every ``[selection]`` task.
+def selection_models(suite: Suite) -> list[str]:
+    """Ids of the models ``[selection]`` compares layers of, in suite order (none without it)."""
+    sel = suite.config.get("selection")
+    if not sel:
+        return []
+    # Which layers to use is a question about trained models, not their baselines.
+    return [m["id"] for m in suite.config["models"]
+            if not m.get("baseline_of") and (sel["models"] == "all" or m["id"] in sel["models"])]
+
+
+def run_selection(suite: Suite, out_dir: str | Path, *, models: list[str] | None = None,
+                  progress: bool = True) -> list[tuple]:
+    """Run ``probekit.compare.compare`` for every model (of :func:`selection_models`, or of
+    ``models`` among them) and every ``[selection]`` task.
 
     Returns ``(table, recommendation, notes)`` per comparison, for the report. Each comparison is
     kept under ``out_dir/selection/<model>/<task>/`` with a key of its inputs' content; a re-run
@@ -1184,10 +1196,9 @@ def run_selection(suite: Suite, out_dir: str | Path, *, progress: bool = True) -
         return []
     generated: dict = {}
     results = []
+    chosen = [m for m in selection_models(suite) if models is None or m in models]
     for model in suite.config["models"]:
-        if model.get("baseline_of"):
-            continue  # which layers to use is a question about trained models, not their baselines
-        if sel["models"] != "all" and model["id"] not in sel["models"]:
+        if model["id"] not in chosen:
             continue
         folder = resolve_model(model["path"])
         for name in sel["tasks"]:

@@ -4,13 +4,13 @@ One process with two threads keeps a 2-core CPU only about 1.4 cores busy on the
 probes and small models, so the demo's work is split into processes instead. What is independent:
 
 1. the ``[transfer]`` chain (one worker: its stages depend on each other) beside the units of every
-   model that is not one of its checkpoints;
-2. once both are done, the chain's checkpoints' units beside ``[selection]``;
+   model that is not one of its checkpoints, each model's ``[selection]`` right after its units;
+2. as soon as the chain is done, its checkpoints' units (and their ``[selection]``, if asked);
 3. last, the checkpoints' layer-similarity units, which read the other checkpoints' features (in
    one worker: two of them may need the same checkpoint's features).
 
-All the units of one model run in the same worker, in plan order, because they share that model's
-extraction cache entries (two processes never build the same entry; :mod:`probekit.cache` refuses
+All the units of one model and its ``[selection]`` run in the same worker, in plan order, because
+they share that model's extraction cache entries (two processes never build the same entry; :mod:`probekit.cache` refuses
 that). Every unit is the same computation as in :func:`probekit.suite.run_suite`, saved the same
 way, so a run resumes from either; workers use ``cores // N`` torch threads each and show no
 progress bars (the parent shows one over units).
@@ -23,7 +23,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from probekit.suite import (Suite, Unit, check_suite, collect_scores, plan_units, run_selection, run_transfer,
-                            run_unit)
+                            run_unit, selection_models)
 
 
 def run_parallel(suite: Suite, out_dir: str | Path, *, jobs: int, progress: bool = True) -> tuple:
@@ -45,37 +45,57 @@ def run_parallel(suite: Suite, out_dir: str | Path, *, jobs: int, progress: bool
     # spawn, not fork: a forked child of a process that has run torch's thread pool can hang.
     context = multiprocessing.get_context("spawn")
     submitted: set[Path] = set()
+    selecting: set[str | None] = set()
+    to_select = selection_models(suite)
     planned = plan_units(suite, out)
     bar = tqdm(total=len(planned), initial=sum(u.cached for u in planned), desc=f"suite {suite.name}",
                disable=not progress)
 
-    def submit_groups(pool, units: list[Unit], *, one_group: bool = False) -> list:
-        groups: dict[str, list[Unit]] = defaultdict(list)
+    def submit_groups(pool, units: list[Unit], models: list[str], *, one_group: bool = False) -> list:
+        """One job per model: its units, then its ``[selection]`` (which reads the same cached
+        features, so it must not run beside them in another process)."""
+        groups: dict[str, list[Unit]] = {m: [] for m in models if m in to_select and m not in selecting}
         for unit in units:
             if not unit.cached and unit.file not in submitted:
-                groups["all" if one_group else unit.model["id"]].append(unit)
+                groups.setdefault("all" if one_group else unit.model["id"], []).append(unit)
                 submitted.add(unit.file)
-        return [pool.submit(_run_units, suite, group, threads) for group in groups.values()]
+        jobs = []
+        for model, group in groups.items():
+            select = model if model in to_select and model not in selecting else None
+            selecting.add(select)
+            jobs.append(pool.submit(_run_units, suite, group, threads, out, select))
+        return jobs
+
+    comparisons: dict[str, list] = {}
 
     def finish(futures: list) -> None:
         for future in futures:
-            bar.update(future.result())
+            done, model, results = future.result()
+            bar.update(done)
+            if model is not None:
+                comparisons[model] = results
 
+    checkpoints = [m["id"] for m in suite.config["models"] if m.get("stage")]
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_exit_with_parent,
                              initargs=(os.getpid(),)) as pool:
         chain = pool.submit(_run_transfer, suite, threads) if suite.config.get("transfer") else None
-        finish(submit_groups(pool, [u for u in planned if u.key]))  # not a checkpoint still to train
+        ready = [u for u in planned if u.key]  # not of a checkpoint still to train
+        trained = [m for m in checkpoints if all(u.key for u in planned if u.model["id"] == m)]
+        first = submit_groups(pool, ready, [m["id"] for m in suite.config["models"]
+                                            if m["id"] not in checkpoints or m["id"] in trained])
+        second = []
         if chain is not None:
-            chain.result()
-        planned = plan_units(suite, out)
-        checkpoint_cka = [u for u in planned if u.task is None and u.model.get("stage")]
-        second = submit_groups(pool, [u for u in planned if u not in checkpoint_cka])
-        selection = pool.submit(_run_selection, suite, out, threads)
+            chain.result()  # the checkpoints' jobs start now, whether or not the first ones are done
+            planned = plan_units(suite, out)
+            checkpoint_cka = [u for u in planned if u.task is None and u.model.get("stage")]
+            second = submit_groups(pool, [u for u in planned if u not in checkpoint_cka], checkpoints)
+        finish(first)
         finish(second)
-        comparisons = selection.result()
-        finish(submit_groups(pool, checkpoint_cka, one_group=True))
+        if chain is not None:
+            finish(submit_groups(pool, checkpoint_cka, [], one_group=True))
     bar.close()
-    return collect_scores(plan_units(suite, out), out), comparisons
+    ordered = [c for model in to_select for c in comparisons.get(model, [])]
+    return collect_scores(plan_units(suite, out), out), ordered
 
 
 ORPHAN_EXIT_CODE = 3
@@ -109,14 +129,12 @@ def _run_transfer(suite: Suite, threads: int) -> None:
     run_transfer(suite)
 
 
-def _run_units(suite: Suite, units: list[Unit], threads: int) -> int:
+def _run_units(suite: Suite, units: list[Unit], threads: int, out: Path, select: str | None) -> tuple:
+    """Run ``units``, then ``[selection]`` for model ``select``; returns ``(len(units), select,
+    comparisons)``."""
     _threads(threads)
     generated: dict = {}
     for unit in units:
         run_unit(suite, unit, generated, progress=False)
-    return len(units)
-
-
-def _run_selection(suite: Suite, out: Path, threads: int) -> list:
-    _threads(threads)
-    return run_selection(suite, out, progress=False)
+    comparisons = run_selection(suite, out, models=[select], progress=False) if select else []
+    return len(units), select, comparisons

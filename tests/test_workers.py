@@ -53,6 +53,13 @@ def test_two_workers_give_the_rows_of_one_process(tmp_path, tiny_chain):
     for name in ("jobs2", "jobs1"):  # [selection] ran in a worker too, and its table is in the report
         assert (tmp_path / name / "selection" / "tiny" / "pos" / "compare.csv").is_file()
         assert "## Which layers to use" in (tmp_path / name / "report.md").read_text()
+    # ... for every model, the checkpoints' in their own jobs, and the report lists them in suite order
+    compared = [sorted(p.parent.parent.name for p in (tmp_path / name / "selection").glob("*/pos/compare.csv"))
+                for name in ("jobs2", "jobs1")]
+    assert compared[0] == compared[1] and "tiny" in compared[0] and len(compared[0]) > 1
+    chosen = [[line.split(" test ")[0] for line in (tmp_path / name / "report.md").read_text().splitlines()
+               if "which layers to use for" in line.lower()] for name in ("jobs2", "jobs1")]
+    assert len(chosen[0]) == len(compared[0]) and chosen[0] == chosen[1]  # (speeds are measured anew)
     shutil.rmtree(tmp_path / "jobs2" / "units")  # a re-run with workers recomputes only what is missing
     assert main(["run", str(tmp_path / "s.toml"), "--out", str(tmp_path / "jobs2"), "--jobs", "2", "--quiet"]) == 0
     assert pd.read_csv(tmp_path / "jobs2" / "scores.csv").equals(two)
