@@ -36,6 +36,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # reports are written headless (CI, servers); never open a window
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -147,13 +148,15 @@ def plot_layer_curves(curves: pd.DataFrame, path: Path) -> Path:
         for (model, ckpt, is_control), g in sub.groupby(["model", "checkpoint", "is_control"], sort=False):
             g = g.sort_values("layer")
             name = ckpt or model
+            # Controls are unlabelled: one legend entry says what dashed means, so a chain's panel
+            # lists each checkpoint once.
             if is_random_baseline(model):
                 ax.plot(g["layer"], g["value"], linestyle=":" if not is_control else (0, (1, 3)), marker=".",
-                        ms=3, color=BASELINE_GREY, label=f"random weights{' (control task)' if is_control else ''}")
+                        ms=3, color=BASELINE_GREY, label=None if is_control else "random weights")
                 continue
             color = colors[(model, ckpt)]
             ax.plot(g["layer"], g["value"], "--" if is_control else "-", marker="o", ms=3, color=color,
-                    label=f"{name} (control task)" if is_control else name, alpha=0.8 if is_control else 1.0)
+                    label=None if is_control else name, alpha=0.8 if is_control else 1.0)
             if not is_control and g["ci_low"].notna().any():
                 ax.fill_between(g["layer"], g["ci_low"], g["ci_high"], color=color, alpha=0.15)
         own = sub[~sub["is_control"] & ~sub["model"].map(is_random_baseline)]
@@ -165,7 +168,11 @@ def plot_layer_curves(curves: pd.DataFrame, path: Path) -> Path:
         ax.set_ylabel(sub["metric"].iloc[0])
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.legend(fontsize=6, loc="best")
+        handles, labels = ax.get_legend_handles_labels()
+        if sub["is_control"].any():
+            handles.append(Line2D([], [], color="black", ls="--", lw=1))
+            labels.append("dashed: its control task")
+        ax.legend(handles, labels, fontsize=6, loc="best", framealpha=0.6)
     return _save(fig, path)
 
 
