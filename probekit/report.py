@@ -464,6 +464,7 @@ def rebuild_report(results: str | Path, out_dir: str | Path | None = None, *, ti
         title=title or text.get("title") or f"probekit: {suite.get('name') or results.name}",
         description=text.get("description", suite.get("description") or ""),
         extra_sections=[tuple(section) for section in text.get("extra_sections", [])],
+        headlines=text.get("headlines", []),
     )
 
 
@@ -525,7 +526,7 @@ BASELINES_TEXT = (
 
 
 def report_sections(scores: pd.DataFrame, out: Path, *, comparisons=(), extra_sections=(),
-                    config: dict | None = None) -> list[tuple[str, list]]:
+                    config: dict | None = None, headlines=()) -> list[tuple[str, list]]:
     """The report's content, in order, as ``(heading, items)``; an item is ``("bullets", [str])``,
     ``("text", str)``, ``("note", str)``, ``("strong", str)``, ``("table", DataFrame)``,
     ``("figure", Path)`` or ``("pre", str)``. Figures are written into ``out``. ``config`` (the
@@ -539,9 +540,9 @@ def report_sections(scores: pd.DataFrame, out: Path, *, comparisons=(), extra_se
     profile = mix_profile(scores)
     comparisons = [(comparison_view(table), rec, notes) for table, rec, notes in comparisons]
     sections: list[tuple[str, list]] = []
-    sentences = findings(scores, [rec for _, rec, _ in comparisons], steps)
-    if len(sentences):
-        sections.append(("Summary", [("bullets", sentences["sentence"].tolist())]))
+    sentences = [*headlines, *findings(scores, [rec for _, rec, _ in comparisons], steps)["sentence"]]
+    if sentences:
+        sections.append(("Summary", [("bullets", sentences)]))
     shown = summary.drop(columns=[c for c in ("checkpoint",) if c in summary and not summary[c].any()])
     sections.append(("Layer utility", [("note", EXPLANATION), ("table", shown)]))
     if len(baselines):
@@ -660,6 +661,7 @@ def write_report(
     description: str = "",
     extra_sections: Iterable[tuple[str, str]] = (),
     comparisons: Iterable[tuple[pd.DataFrame, str, list[str]]] = (),
+    headlines: Iterable[str] = (),
 ) -> Path:
     """Write the full report for ``scores`` into ``out_dir`` and return the HTML path.
 
@@ -681,6 +683,9 @@ def write_report(
     comparisons : iterable of (table, recommendation, notes)
         ``probekit.compare`` results: the layer-selection table (every strategy's frozen features
         vs full fine-tuning) under its one-sentence recommendation.
+    headlines : iterable of str
+        Sentences that open the summary, before the findings read from ``scores`` (e.g. the
+        transfer chain's pre-trained vs random init, :func:`probekit.suite.transfer_headlines`).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -689,10 +694,11 @@ def write_report(
     atomic_write_text(out / "summary.csv", summarize(scores).to_csv(index=False))
     atomic_write_text(out / "baselines.csv", baseline_table(scores).to_csv(index=False))
     atomic_write_text(out / "config.json", json.dumps(config, indent=2, sort_keys=True, default=str))
-    extra_sections = list(extra_sections)
+    extra_sections, headlines = list(extra_sections), list(headlines)
     atomic_write_text(out / REPORT_TEXT, json.dumps({"title": title, "description": description,
-                                                     "extra_sections": extra_sections,
+                                                     "extra_sections": extra_sections, "headlines": headlines,
                                                      "relative_paths": relative}, indent=2))
-    sections = report_sections(scores, out, comparisons=comparisons, extra_sections=extra_sections, config=config)
+    sections = report_sections(scores, out, comparisons=comparisons, extra_sections=extra_sections, config=config,
+                               headlines=headlines)
     atomic_write_text(out / "report.md", _markdown(title, description, sections, config))
     return atomic_write_text(out / "report.html", _html(title, description, sections, config))

@@ -982,11 +982,8 @@ def transfer_sections(suite: Suite) -> list[tuple[str, str]]:
     if not transfer:
         return []
     from probekit.transfer.chain import format_init_comparison, init_comparisons
-    from probekit.transfer.lineage import read_record
 
-    records = {st["name"]: read_record(Path(transfer["out"]) / st["name"]) for st in transfer["stages"]}
-    metrics = {name: rec.get("metrics") or {} for name, rec in records.items()
-               if rec and rec.get("status") == "complete"}
+    records, metrics = _transfer_metrics(suite)
     sections = []
     comparisons = init_comparisons(transfer["stages"], metrics)
     if comparisons:
@@ -998,6 +995,29 @@ def transfer_sections(suite: Suite) -> list[tuple[str, str]]:
     if losses:
         sections.append(("Transfer: language-model stages", "\n".join(losses)))
     return sections
+
+
+def transfer_headlines(suite: Suite) -> list[str]:
+    """One sentence per pre-trained vs random-init comparison of the suite's ``[transfer]``
+    chain, for the top of the report's summary (what pre-training bought, over paired seeds)."""
+    transfer = suite.config.get("transfer") or {}
+    if not transfer:
+        return []
+    from probekit.transfer.chain import format_init_comparison, init_comparisons
+
+    _, metrics = _transfer_metrics(suite)
+    return [format_init_comparison(c, brief=True) for c in init_comparisons(transfer["stages"], metrics)]
+
+
+def _transfer_metrics(suite: Suite) -> tuple[dict, dict]:
+    """The ``[transfer]`` stages' lineage records and the metrics of the complete ones."""
+    from probekit.transfer.lineage import read_record
+
+    transfer = suite.config["transfer"]
+    records = {st["name"]: read_record(Path(transfer["out"]) / st["name"]) for st in transfer["stages"]}
+    metrics = {name: rec.get("metrics") or {} for name, rec in records.items()
+               if rec and rec.get("status") == "complete"}
+    return records, metrics
 
 
 def extract_options(suite: Suite) -> dict:

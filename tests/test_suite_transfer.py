@@ -79,6 +79,11 @@ def test_transfer_stages_become_models(tmp_path, capsys, monkeypatch, suite_text
     rebuilt = tmp_path / "rebuilt"
     assert main(["report", str(out), "--out", str(rebuilt)]) == 0  # from the results folder alone
     assert "vs from random init" in (rebuilt / "report.md").read_text()
+    # ... and the summary opens with it, in the report and in the one rebuilt from the results
+    for folder in (out, rebuilt):
+        summary = (folder / "report.md").read_text().split("## Summary\n\n")[1]
+        assert summary.startswith(f"- Transfer: general.test.accuracy fine-tuned from general {pre:.3f} vs from "
+                                  f"random init {rnd:.3f} over 1 paired seed; pre-trained better in {int(pre > rnd)} of 1")
 
     # A second run trains nothing and probes nothing; `probekit transfer` shares the checkpoints.
     monkeypatch.setattr(probekit.run_probes, "probe_task", lambda *a, **k: pytest.fail("unit recomputed"))
@@ -165,5 +170,8 @@ def test_init_comparisons_pair_arms_by_seed():
     text = format_init_comparison(c)
     assert "fine-tuned from dapt 0.700 +- 0.200 vs from random init 0.650 +- 0.050" in text
     assert "0.900, 0.500 vs 0.600, 0.700" in text and "better in 1 of 2; gain +0.050" in text
+    assert format_init_comparison(c, brief=True) == (
+        "Transfer: biomed.test.accuracy fine-tuned from dapt 0.700 +- 0.200 vs from random init 0.650 +- 0.050 "
+        "over 2 paired seeds; pre-trained better in 1 of 2 (gain +0.050).")
     changed = [dict(st, train={"steps": 20, "seed": 1}) if st["name"] == "r1" else st for st in stages]
     assert init_comparisons(changed, metrics)[0]["seeds"] == [0]  # other settings: not an arm of the pair

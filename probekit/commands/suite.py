@@ -41,7 +41,7 @@ def _out_dir(args: argparse.Namespace, suite) -> Path:
 def run_command(args: argparse.Namespace) -> int:
     """``probekit run`` (also ``probekit demo``, on the shipped demo suite)."""
     from probekit.report import write_report
-    from probekit.suite import plan_units, run_selection, run_suite, transfer_sections
+    from probekit.suite import plan_units, run_selection, run_suite, transfer_headlines, transfer_sections
 
     quiet(args)
     suite = _load_checked(args)
@@ -71,7 +71,8 @@ def run_command(args: argparse.Namespace) -> int:
         scores = run_suite(suite, out, progress=not args.quiet)
         comparisons = run_selection(suite, out, progress=not args.quiet)
     html = write_report(scores, out, config=suite.config, comparisons=comparisons,
-                        extra_sections=transfer_sections(suite), **_report_text(suite.config))
+                        extra_sections=transfer_sections(suite), headlines=transfer_headlines(suite),
+                        **_report_text(suite.config))
     print_summary(scores)
     print(f"\nreport: {html}")
     return 0

@@ -285,11 +285,16 @@ def init_comparisons(stages: list[dict[str, Any]], metrics: dict[str, dict[str, 
     return out
 
 
-def format_init_comparison(comparison: dict[str, Any]) -> str:
-    """A comparison of :func:`init_comparisons` in words, with its numbers."""
+def format_init_comparison(comparison: dict[str, Any], *, brief: bool = False) -> str:
+    """A comparison of :func:`init_comparisons` in words, with its numbers (``brief``: one
+    sentence for a report's summary, without the per-seed values and stage names)."""
     a, b, n = np.array(comparison["pretrained"]), np.array(comparison["random"]), len(comparison["seeds"])
     spread = lambda x: f"{x.mean():.3f}" + (f" +- {x.std():.3f}" if n > 1 else "")  # noqa: E731
     per_seed = lambda x: ", ".join(f"{v:.3f}" for v in x)  # noqa: E731
+    if brief:
+        return (f"Transfer: {comparison['metric']} fine-tuned from {comparison['parent']} {spread(a)} vs from "
+                f"random init {spread(b)} over {n} paired seed{'s' if n > 1 else ''}; pre-trained better in "
+                f"{comparison['wins']} of {n} (gain {float((a - b).mean()):+.3f}).")
     arms = " / ".join(f"{p} vs {r}" for p, r in zip(comparison["pretrained_stages"], comparison["random_stages"]))
     return (f"{comparison['metric']}: fine-tuned from {comparison['parent']} {spread(a)} vs from random init "
             f"{spread(b)} (mean{' +- sd' if n > 1 else ''} over {n} seed{'s' if n > 1 else ''}: "
