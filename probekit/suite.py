@@ -1199,9 +1199,11 @@ def run_selection(suite: Suite, out_dir: str | Path, *, models: list[str] | None
 
     Returns ``(table, recommendation, notes)`` per comparison, for the report. Each comparison is
     kept under ``out_dir/selection/<model>/<task>/`` with a key of its inputs' content; a re-run
-    with the same key reads it back instead of training again.
+    with the same key reads it back instead of training again, one with another key starts that
+    folder afresh.
     """
     import json
+    import shutil
 
     import pandas as pd
 
@@ -1229,15 +1231,23 @@ def run_selection(suite: Suite, out_dir: str | Path, *, models: list[str] | None
                             model=folder_identity(folder), data=[content_digest(x) for x in (train, dev, test)])
             out = Path(out_dir) / "selection" / model["id"] / name
             done = out / "key.json"
-            if done.is_file() and json.loads(done.read_text("utf-8")).get("key") == key:
+            stored = json.loads(done.read_text("utf-8")) if done.is_file() else {}
+            if stored.get("key") == key and stored.get("complete", True):
                 table = pd.read_csv(out / "compare.csv")
                 lines = (out / "recommendation.txt").read_text("utf-8").splitlines()
                 results.append((table, lines[0], lines[1:]))
                 continue
+            if stored.get("key") != key and out.exists():
+                # Computed for other settings or data (its fine-tuning runs would refuse the new
+                # configuration): nothing in it is of use for this key.
+                shutil.rmtree(out)
+            # Written before the work, so that an interrupted run resumes (its finished fine-tuning
+            # runs are kept) only under the same key.
+            atomic_write_text(done, json.dumps({"key": key, "complete": False}))
             result = compare(str(folder), name, train, dev, test, strategies=sel["strategies"], heads=sel["heads"],
                              seeds=sel["seeds"], finetune=sel["finetune"], finetune_steps=sel["finetune_steps"],
                              finetune_lr=sel["finetune_lr"], max_train=sel["max_train"], out_dir=out,
                              model_name=model["id"], n_boot=suite.config["scoring"]["bootstrap"], progress=progress)
-            atomic_write_text(done, json.dumps({"key": key}))
+            atomic_write_text(done, json.dumps({"key": key, "complete": True}))
             results.append((result.table, recommend(result.table, num_layers(read_config(folder))), result.notes))
     return results

@@ -230,6 +230,12 @@ cka = false
     assert (tmp_path / "out" / "selection" / "tiny" / "pos" / "compare.csv").stat().st_mtime_ns == stamp
     assert main(["report", str(tmp_path / "out"), "--out", str(tmp_path / "rebuilt")]) == 0
     assert "cost_aware" in (tmp_path / "rebuilt" / "report.html").read_text()
+    # Other settings: the comparison starts afresh (its old fine-tuning run would refuse them).
+    assert main(["run", str(suite), "--out", str(tmp_path / "out"), "--quiet",
+                 "--set", "selection.finetune_steps=6"]) == 0
+    runs = pd.read_csv(tmp_path / "out" / "selection" / "tiny" / "pos" / "runs.csv")
+    record = json.loads((tmp_path / "out" / "selection" / "tiny" / "pos" / "finetune" / "seed0" / "probekit.json").read_text())
+    assert record["config"]["train"]["steps"] == 6 and len(runs) == 3
 
     bad = suite.read_text().replace('strategies = ["cost_aware", "last"]', 'strategies = ["middle"]')
     suite.write_text(bad)
