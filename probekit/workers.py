@@ -10,8 +10,8 @@ probes and small models, so the demo's work is split into processes instead. Wha
    one worker: two of them may need the same checkpoint's features).
 
 All the units of one model and its ``[selection]`` run in the same worker, in plan order, because
-they share that model's extraction cache entries (two processes never build the same entry; :mod:`probekit.cache` refuses
-that). Every unit is the same computation as in :func:`probekit.suite.run_suite`, saved the same
+they share that model's extraction cache entries (two processes never build the same entry;
+:mod:`probekit.cache` refuses that). Every unit is the same computation as in :func:`probekit.suite.run_suite`, saved the same
 way, so a run resumes from either; workers use ``cores // N`` torch threads each and show no
 progress bars (the parent shows one over units).
 """
@@ -19,7 +19,6 @@ progress bars (the parent shows one over units).
 from __future__ import annotations
 
 import os
-from collections import defaultdict
 from pathlib import Path
 
 from probekit.suite import (Suite, Unit, check_suite, collect_scores, plan_units, run_selection, run_transfer,

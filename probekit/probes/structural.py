@@ -111,6 +111,15 @@ def distance_scores(pred: list[np.ndarray], heads: list, keep: list | None = Non
     return {"uuas": correct / total if total else float("nan"), "dspr": _length_averaged(by_len)}
 
 
+def _root_hit(pred_depths, heads, keep=None) -> bool | None:
+    """Whether the shallowest kept word is the gold root (None: no word kept)."""
+    h = np.asarray(heads)
+    cand = np.flatnonzero(np.ones(len(h), bool) if keep is None else np.asarray(keep, bool))
+    if not len(cand):
+        return None
+    return bool(cand[np.argmin(np.asarray(pred_depths)[cand])] == int(np.flatnonzero(h == 0)[0]))
+
+
 def depth_scores(pred: list[np.ndarray], heads: list, keep: list | None = None) -> dict:
     """Root accuracy and NSpr. (Spearman of predicted vs. gold depth, length-averaged 5-50)."""
     hits = []
@@ -118,9 +127,9 @@ def depth_scores(pred: list[np.ndarray], heads: list, keep: list | None = None) 
     for i, (p, h) in enumerate(zip(pred, heads)):
         h = np.asarray(h)
         k = np.ones(len(h), bool) if keep is None else np.asarray(keep[i], bool)
-        cand = np.flatnonzero(k)
-        if len(cand):
-            hits.append(cand[np.argmin(np.asarray(p)[cand])] == int(np.flatnonzero(h == 0)[0]))
+        hit = _root_hit(p, h, k)
+        if hit is not None:
+            hits.append(hit)
         if k.sum() > 2:
             by_len[len(h)].append(float(spearmanr(np.asarray(p)[k], tree_depths(h)[k]).statistic))
     return {
@@ -144,9 +153,8 @@ def sentence_counts(pred: list[np.ndarray], heads: list, kind: str, keep: list |
         if kind == "distance":
             c, t = uuas(p, h, k)
         else:
-            h = np.asarray(h)
-            cand = np.flatnonzero(np.ones(len(h), bool) if k is None else np.asarray(k, bool))
-            c, t = (int(cand[np.argmin(np.asarray(p)[cand])] == int(np.flatnonzero(h == 0)[0])), 1) if len(cand) else (0, 0)
+            hit = _root_hit(p, h, k)
+            c, t = (0, 0) if hit is None else (int(hit), 1)
         hits.append(c)
         totals.append(t)
     return np.asarray(hits, dtype=np.int64), np.asarray(totals, dtype=np.int64)
