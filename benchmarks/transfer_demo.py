@@ -10,7 +10,7 @@ seeds; the chain fits the demo's 15-minute budget on 2 cores. One torch thread.
 
     PYTHONPATH=. .venv/bin/python benchmarks/transfer_demo.py --seeds 0 1 2 --out runs/transfer-bench
     # a recipe variant: any suite override, e.g.
-    PYTHONPATH=. .venv/bin/python benchmarks/transfer_demo.py --seeds 0 --set transfer.stages.dapt-biomed.train.steps=3000
+    PYTHONPATH=. .venv/bin/python benchmarks/transfer_demo.py --seeds 0 --set transfer.stages.dapt-reviews.train.steps=3000
 """
 
 from __future__ import annotations

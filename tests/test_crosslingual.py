@@ -245,6 +245,11 @@ def test_chain_specs_take_anchor_options_and_corpus_lists(tmp_path):
         parse_task("downstream:general@sov+cognates=0.5:40")
     with pytest.raises(ConfigError, match="unknown anchor option"):
         parse_task("synthetic-pos:general@sov+cognate=0.5:40")
+    small = parse_task("synthetic-pos:reviews:5,3,4")  # a low-resource train split, larger test split
+    assert (len(small.train), len(small.dev), len(small.test)) == (5, 3, 4)
+    assert small.label_key == "upos" and {s.id for s in small.train}.isdisjoint(s.id for s in small.test)
+    with pytest.raises(ConfigError, match=r"expected synthetic-pos:DOMAIN\[@LANG\]\[:N\[,DEV,TEST\]\]"):
+        parse_task("synthetic-pos:reviews:5,x,4")
 
 
 def test_cli_crosslingual_on_files(tmp_path, capsys, one_torch_thread):

@@ -38,7 +38,7 @@ def test_fast_demo_writes_a_complete_report(minilm, tmp_path):
     assert minilm_rows.set_index(["task", "probe"]).loc[("pos", "linear"), "best_score"] > 0.9
     # The chain's probed checkpoints are models of the suite, on the tasks [transfer] names.
     chain = summary[summary.model == "chain"]
-    assert set(chain.checkpoint) == {"general", "dapt-biomed", "ft-biomed", "ft-biomed-random-init"}
+    assert set(chain.checkpoint) == {"general", "dapt-reviews", "ft-reviews", "ft-reviews-random-init"}
     assert set(chain.task) == {"pos", "deps"}
     assert set(chain.probe) == {"linear"}  # [transfer] probes = ["linear"]; MiniLM runs every [probes] entry
     assert set(minilm_rows.probe) == {"linear", "mlp"}
@@ -49,7 +49,7 @@ def test_fast_demo_writes_a_complete_report(minilm, tmp_path):
     config = json.loads((out / "config.json").read_text())
     assert config["name"] == "demo" and len(config["transfer"]["stages"]) == 8
     report = (out / "report.md").read_text()
-    assert "biomed.test.accuracy: fine-tuned from dapt-biomed" in report and "of 3" in report
+    assert "pos-en.test.accuracy: fine-tuned from dapt-reviews" in report and "of 3" in report
     selection = report.split("## Which layers to use: frozen features vs fine-tuning", 1)[1].split("\n## ", 1)[0]
     assert "pos" in selection and "fine-tun" in selection  # [selection] on pos, beside full fine-tuning
     assert [p.name for p in (out / "selection").iterdir()] == ["minilm"]  # [selection] models = ["minilm"]

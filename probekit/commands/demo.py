@@ -10,17 +10,17 @@ import argparse
 from pathlib import Path
 
 DEMO_SUITE = Path(__file__).resolve().parents[2] / "probes" / "demo.toml"
-FINETUNE_STAGES = ("ft-biomed", "ft-biomed-random-init", "ft-biomed-seed1", "ft-biomed-random-init-seed1",
-                   "ft-biomed-seed2", "ft-biomed-random-init-seed2")
+FINETUNE_STAGES = ("ft-reviews", "ft-reviews-random-init", "ft-reviews-seed1", "ft-reviews-random-init-seed1",
+                   "ft-reviews-seed2", "ft-reviews-random-init-seed2")
 FAST_OVERRIDES = [
     "data.synthetic.train_sentences=300", "data.synthetic.eval_sentences=100", "data.synthetic.test_sentences=100",
     "scoring.bootstrap=100", "selection.finetune_steps=10", "selection.strategies=['cost_aware','last']",
     "transfer.out=../runs/demo-transfer-fast",  # never the full run's checkpoints
-    "transfer.stages.general.corpus=synthetic:general:2000", "transfer.stages.general.vocab_also=['synthetic:biomed:1000']",
+    "transfer.stages.general.corpus=synthetic:general:2000", "transfer.stages.general.vocab_also=['synthetic:reviews:1000']",
     "transfer.stages.general.vocab_size=2000", "transfer.stages.general.hidden=64", "transfer.stages.general.train.steps=30",
-    "transfer.stages.dapt-biomed.corpus=synthetic:biomed:1000", "transfer.stages.dapt-biomed.train.steps=30",
+    "transfer.stages.dapt-reviews.corpus=synthetic:reviews:1000", "transfer.stages.dapt-reviews.train.steps=30",
     *(f"transfer.stages.{name}.{key}" for name in FINETUNE_STAGES
-      for key in ("train.steps=20", "train.eval_every=10", "tasks=['downstream:biomed:100,50,100']")),
+      for key in ("train.steps=20", "train.eval_every=10", "tasks=['synthetic-pos:reviews:20,20,40']")),
 ]
 
 

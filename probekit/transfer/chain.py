@@ -87,36 +87,44 @@ def synthetic_texts(spec: str, *, seed: int = 0, default_n: int = 20000) -> list
     return [s.text or " ".join(s.tokens) for s in synthetic_sentences(spec, seed=seed, default_n=default_n)]
 
 
+def _task_sizes(spec: str, rest: str) -> tuple[str, str, tuple[int, int, int], str]:
+    """``DOMAIN[@LANG][+ANCHORS][:N[,DEV,TEST]]`` of a generator task spec -> (domain, lang,
+    (train, dev, test) sizes, anchors); dev and test default to N/4 each."""
+    head, _, sizes = rest.partition(",")
+    domain, lang, n, anchors = _synthetic_spec(head, 2000)
+    try:
+        dev_n, test_n = (int(x) for x in sizes.split(",")) if sizes else (max(1, n // 4),) * 2
+    except ValueError:
+        kind = spec.partition(":")[0]
+        raise ConfigError(f"task spec {spec!r}: expected {kind}:DOMAIN[@LANG][:N[,DEV,TEST]], "
+                          f"e.g. {kind}:biomed:300,200,500") from None
+    return domain, lang, (n, dev_n, test_n), anchors
+
+
 def parse_task(spec: str, *, seed: int = 0) -> FinetuneTask:
     """A :class:`FinetuneTask` from a spec string.
 
     * ``downstream:DOMAIN[@LANG][:N[,DEV,TEST]]``: the generator's labelled sentence task; train
       N, dev and test DEV and TEST sentences (default N/4 each; different seeds). A low-data
       fine-tuning set wants its own, larger test split: ``downstream:biomed:300,200,500``.
-    * ``synthetic-pos:DOMAIN[@LANG][:N]``: UPOS tagging of generator sentences.
+    * ``synthetic-pos:DOMAIN[@LANG][:N[,DEV,TEST]]``: UPOS tagging of generator sentences (the
+      same split sizes: ``synthetic-pos:reviews:50,100,200`` is 50 labelled sentences).
     * ``upos:TRAIN[,DEV[,TEST]]`` / ``xpos:...``: token task from CoNLL-U files.
     """
     kind, _, rest = spec.partition(":")
     if kind == "downstream":
         from probekit.data.synthetic import downstream_task
 
-        head, _, sizes = rest.partition(",")
-        domain, lang, n, anchors = _synthetic_spec(head, 2000)
+        domain, lang, sizes, anchors = _task_sizes(spec, rest)
         if anchors:
             raise ConfigError(f"task spec {spec!r}: the downstream task takes no anchor options ({anchors})")
-        try:
-            dev_n, test_n = (int(x) for x in sizes.split(",")) if sizes else (max(1, n // 4),) * 2
-        except ValueError:
-            raise ConfigError(f"task spec {spec!r}: expected downstream:DOMAIN[@LANG][:N[,DEV,TEST]], "
-                              "e.g. downstream:biomed:300,200,500") from None
-        splits = [downstream_task(domain, m, seed=seed + 101 * i, lang=lang)
-                  for i, m in enumerate((n, dev_n, test_n))]
+        splits = [downstream_task(domain, m, seed=seed + 101 * i, lang=lang) for i, m in enumerate(sizes)]
         return FinetuneTask(f"{domain}-{lang}" if lang != "en" else domain, "sequence", *splits)
     if kind == "synthetic-pos":
-        domain, lang, n, anchors = _synthetic_spec(rest, 2000)
+        domain, lang, sizes, anchors = _task_sizes(spec, rest)
         opts = f"+{anchors}" if anchors else ""
         splits = [synthetic_sentences(f"{domain}@{lang}{opts}:{m}", seed=seed + 101 * i + 7)
-                  for i, m in enumerate((n, max(1, n // 4), max(1, n // 4)))]
+                  for i, m in enumerate(sizes)]
         return FinetuneTask(f"pos-{lang}", "token", *splits, label_key="upos")
     if kind in ("upos", "xpos"):
         from probekit.data.conllu import read_conllu
