@@ -264,6 +264,34 @@ def plot_layer_metric(scores: pd.DataFrame, metric: str, ylabel: str, path: Path
     return _save(fig, path)
 
 
+def plot_crosslingual(xling: pd.DataFrame, path: Path) -> Path:
+    """One panel per (language pair, probe labels, metric) of :func:`crosslingual_table`: the
+    metric per layer for every model and checkpoint, random-weights baselines grey and dotted;
+    the probe's source-language accuracy is drawn dashed in its transfer panel."""
+    layer_cols = [c for c in xling.columns if str(c).startswith("layer ")]
+    source = xling["metric"] == "xling_probe_source"
+    xling = xling.assign(panel=xling["metric"].where(~source, "xling_probe_transfer"))
+    panels = list(dict.fromkeys(map(tuple, xling[["pair", "labels", "panel"]].values.tolist())))
+    fig, flat = _grid(len(panels), 3, 4.2, 3.2)
+    colors = _line_colors(list(dict.fromkeys(map(tuple, xling[["model", "checkpoint"]].values.tolist()))))
+    layers = [int(str(c).split()[1]) for c in layer_cols]
+    for ax, (pair, labels, metric) in zip(flat, panels):
+        sub = xling[(xling["pair"] == pair) & (xling["labels"] == labels) & (xling["panel"] == metric)]
+        for _, row in sub.iterrows():
+            baseline, own = is_random_baseline(row["model"]), row["metric"] == "xling_probe_source"
+            ax.plot(layers, row[layer_cols].astype(float).to_numpy(), "--" if own else ":" if baseline else "-",
+                    marker="o", ms=3, lw=0.8 if own else 1.5,
+                    color=BASELINE_GREY if baseline else colors[(row["model"], row["checkpoint"])],
+                    label=" / ".join(str(x) for x in (row["model"], row["checkpoint"]) if x)
+                    + (f" ({pair.split('-')[0]}, in-language)" if own else ""))
+        ax.set_title(f"{pair}{f' {labels}' if labels else ''}: {metric}", fontsize=9)
+        ax.set_xlabel("layer")
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend(fontsize=6)
+    return _save(fig, path)
+
+
 def plot_checkpoint_deltas(deltas: pd.DataFrame, path: Path) -> Path:
     """One heatmap per (model, task, probe): score change per layer (columns) at each step of the
     chain's lineage and each init comparison (rows, :func:`probekit.analysis.transfer_steps`),
@@ -554,8 +582,9 @@ def report_sections(scores: pd.DataFrame, out: Path, *, comparisons=(), extra_se
                      "type (cosine, each language centred) is their translation; xling_probe_transfer, a linear probe "
                      "trained on the source language at that layer and scored on the target language; "
                      "xling_probe_source, the same probe on held-out source words. Conneau et al. (2020) find "
-                     "cross-lingual similarity highest in the middle layers of multilingual models."),
-            ("table", xling)]))
+                     "cross-lingual similarity highest in the middle layers of multilingual models. "
+                     "Corpora that are not parallel (e.g. two treebanks) get the probe rows only."),
+            ("figure", plot_crosslingual(xling, out / "crosslingual.png")), ("table", xling)]))
     matrices = cka_matrices(scores)
     if matrices:
         sections.append(("Layer similarity (linear CKA)", [("figure", plot_cka(matrices, out / "layer_similarity_cka.png"))]))
