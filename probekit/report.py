@@ -61,6 +61,9 @@ from probekit.analysis import (  # noqa: E402,F401  (re-exported: report.layer_c
 from probekit.io import atomic_write_bytes, atomic_write_text  # noqa: E402
 from probekit.transfer.steps import INIT  # noqa: E402
 
+XLING_HEADING = "Where languages meet, layer by layer"
+# probekit.suite.transfer_sections' heading of the pre-trained vs random init comparisons
+INIT_COMPARISON_HEADING = "Transfer: fine-tuned from pre-trained weights vs from random init"
 BASELINE_GREY = "0.45"  # random-weights curves and the layer-0 line: grey, dotted / thin
 
 
@@ -576,7 +579,7 @@ def report_sections(scores: pd.DataFrame, out: Path, *, comparisons=(), extra_se
             ("figure", plot_layer_metric(scores, "mdl_codelength", "codelength (bits)", out / "mdl.png"))]))
     xling = crosslingual_table(scores)
     if len(xling):
-        sections.append(("Where languages meet, layer by layer", [
+        sections.append((XLING_HEADING, [
             ("note", "On parallel sentences with word alignments: xling_cka, linear CKA between the two languages' "
                      "vectors of aligned words; xling_retrieval, share of source word types whose nearest target "
                      "type (cosine, each language centred) is their translation; xling_probe_transfer, a linear probe "
@@ -604,8 +607,14 @@ def report_sections(scores: pd.DataFrame, out: Path, *, comparisons=(), extra_se
     for view, rec, notes in comparisons:
         sections.append(("Which layers to use: frozen features vs fine-tuning",
                          [("strong", rec), *[("note", n) for n in notes], ("table", view)]))
+    xling_at = next((i for i, (heading, _) in enumerate(sections) if heading == XLING_HEADING), None)
     for heading, text in extra_sections:
-        sections.append((heading, [("pre", text)]))
+        if heading == INIT_COMPARISON_HEADING and xling_at is not None:
+            # zero-shot gains over random init right above the per-layer curves they go with
+            sections.insert(xling_at, (heading, [("pre", text)]))
+            xling_at += 1
+        else:
+            sections.append((heading, [("pre", text)]))
     return sections
 
 

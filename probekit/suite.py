@@ -1055,6 +1055,7 @@ def transfer_sections(suite: Suite) -> list[tuple[str, str]]:
     transfer = suite.config.get("transfer") or {}
     if not transfer:
         return []
+    from probekit.report import INIT_COMPARISON_HEADING
     from probekit.transfer.chain import format_init_comparison, init_comparisons
     from probekit.transfer.lineage import read_record
 
@@ -1064,8 +1065,7 @@ def transfer_sections(suite: Suite) -> list[tuple[str, str]]:
     sections = []
     comparisons = init_comparisons(transfer["stages"], metrics)
     if comparisons:
-        sections.append(("Transfer: fine-tuned from pre-trained weights vs from random init",
-                         "\n\n".join(format_init_comparison(c) for c in comparisons)))
+        sections.append((INIT_COMPARISON_HEADING, "\n\n".join(format_init_comparison(c) for c in comparisons)))
     losses = [f"{st['name']} ({st['kind']} on {st.get('corpus')}): held-out LM loss "
               f"{metrics[st['name']]['eval_loss']:.3f} after {records[st['name']].get('steps', '?')} steps"
               for st in transfer["stages"] if st["kind"] != "finetune" and "eval_loss" in metrics.get(st["name"], {})]

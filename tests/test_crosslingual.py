@@ -350,8 +350,14 @@ anchors = "cognates=0.5"
     assert sorted(xl[xl.metric == "xling_cka"]["layer"].astype(int).unique()) == [0, 1, 2]
     assert (pd.read_csv(tmp_path / "out" / "scores.csv")["task"] == "xling:en-sov").any()
     assert all(u.cached for u in plan_units(suite, tmp_path / "out"))  # a re-run recomputes nothing
-    html = write_report(scores, tmp_path / "out", config=suite.config).read_text()
+    from probekit.report import INIT_COMPARISON_HEADING
+
+    html = write_report(scores, tmp_path / "out", config=suite.config,
+                        extra_sections=[("Other", "o"), (INIT_COMPARISON_HEADING, "gains")]).read_text()
     assert "Where languages meet, layer by layer" in html and "xling_probe_transfer" in html
+    assert (tmp_path / "out" / "crosslingual.png").stat().st_size > 1000
+    md = (tmp_path / "out" / "report.md").read_text()  # the zero-shot gains right above the curves
+    assert md.index(INIT_COMPARISON_HEADING) < md.index("## Where languages meet") < md.index("## Other")
     for bad, message in (('targets = ["sov", "klingon"]', "unknown language 'klingon'; the generator's languages"),
                          ('targets = "sov"', "targets = 'sov'"), ('anchors = "cognate=1"', "unknown anchor option")):
         key = bad.split(" =")[0]
