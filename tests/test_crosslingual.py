@@ -477,7 +477,7 @@ def test_crosslingual_ud_suite_is_valid():
     xl = suite.config["crosslingual"]
     assert list(xl["targets"]) == ["fr"] and xl["label_key"] == ["upos", "udeprels"]
     stages = suite.config["transfer"]["stages"]
-    assert stages[0]["objective"] == "clm" and stages[0]["corpus"][1].endswith("fr_gsd-ud-dev.conllu")
+    assert stages[0]["objective"] == "clm" and stages[0]["corpus"][0].endswith("fr_gsd-ud-dev.conllu")
     fts = [st for st in stages if st["kind"] == "finetune"]
     assert len(fts) == 12 and {t.split(":")[0] for st in fts for t in st["tasks"]} <= set(CONLLU_TASKS)
     # GSD test is the zero-shot test set: never pre-trained on
