@@ -312,4 +312,4 @@ def format_init_comparison(comparison: dict[str, Any]) -> str:
     return (f"{comparison['metric']}: fine-tuned from {comparison['parent']} {spread(a)} vs from random init "
             f"{spread(b)} (mean{' +- sd' if n > 1 else ''} over {n} seed{'s' if n > 1 else ''}: "
             f"{per_seed(a)} vs {per_seed(b)}); pre-trained better in {comparison['wins']} of {n}; "
-            f"gain {float((a - b).mean()):+.3f}. Stages: {arms}.")
+            f"gain {float((a - b).mean()):+.3f}{f' +- {(a - b).std():.3f}' if n > 1 else ''}. Stages: {arms}.")
