@@ -307,17 +307,19 @@ def baseline_table(scores: pd.DataFrame) -> pd.DataFrame:
 
 def crosslingual_table(scores: pd.DataFrame) -> pd.DataFrame:
     """The per-layer cross-lingual rows (:mod:`probekit.crosslingual`) side by side: one row per
-    (model, checkpoint, language pair, metric), one column per layer (mean over seeds); empty
-    without such rows."""
+    (model, checkpoint, language pair, probe labels, metric), one column per layer (mean over
+    seeds); ``labels`` is the probe rows' label layer (``upos``, ``udeprels``; empty for CKA and
+    retrieval). Empty without such rows."""
     df = prepare(scores)
     df = df[df["metric"].isin(XLING_ORDER) & df["layer"].notna()]
     if df.empty:
         return pd.DataFrame()
-    df = df.assign(pair=df["task"].str.split(":").str[1], layer=df["layer"].astype(int))
-    table = df.pivot_table(index=["model", "checkpoint", "pair", "metric"], columns="layer", values="value",
-                           aggfunc="mean", sort=False).reset_index()
+    parts = df["task"].str.split(":")
+    df = df.assign(pair=parts.str[1], labels=parts.str[2].fillna(""), layer=df["layer"].astype(int))
+    table = df.pivot_table(index=["model", "checkpoint", "pair", "labels", "metric"], columns="layer",
+                           values="value", aggfunc="mean", sort=False).reset_index()
     table["order"] = table["metric"].map(XLING_ORDER.index)
-    table = table.sort_values(["pair", "order"], kind="stable").drop(columns="order")
+    table = table.sort_values(["pair", "labels", "order"], kind="stable").drop(columns="order")
     table.columns = [f"layer {c}" if isinstance(c, (int, np.integer)) else c for c in table.columns]
     return table.reset_index(drop=True)
 

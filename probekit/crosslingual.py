@@ -25,6 +25,7 @@ models; these curves show where it is in a model probekit pre-trains.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -58,6 +59,22 @@ def probe_transfer(estimator: Any, X_train: np.ndarray, y_train: np.ndarray, X_s
     src = np.array([accuracy(y_source, p.predict(X_source[i])) for i, p in enumerate(fitted)])
     tgt = np.array([accuracy(y_target, p.predict(X_target[i])) for i, p in enumerate(fitted)])
     return src, tgt
+
+
+def _labelled(sents: list, label_key: str, rows: np.ndarray, index: dict[str, int] | None = None,
+              side: str = "source") -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """The ``rows`` (global word rows of ``sents``) whose label the probe can know, and their label
+    ids. ``index`` (label -> id) is made from these words when not given; held-out words whose
+    label the training words never had cannot be right and are left out, as are words labelled
+    ``_`` (unannotated)."""
+    if any(getattr(s, label_key, None) is None for s in sents):
+        raise ConfigError(f"probe transfer on {label_key!r}: the {side} sentences lack that layer; "
+                          "fix: pass label_key=None or corpora annotated with it")
+    labels = [lab for s in sents for lab in getattr(s, label_key)]
+    if index is None:
+        index = {lab: i for i, lab in enumerate(sorted({labels[i] for i in rows} - {"_"}))}
+    kept = np.array([i for i in rows if labels[i] in index], dtype=np.int64)
+    return kept, np.array([index[labels[i]] for i in kept], dtype=np.int64), index
 
 
 def _type_means(Xs: np.ndarray, Xt: np.ndarray, keys: list[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray, list]:
@@ -127,25 +144,13 @@ def crosslingual_scores(
 
     probe_data = None
     if label_key is not None:
-        for side, sents in (("source", parallel.source), ("target", parallel.target)):
-            if any(getattr(s, label_key, None) is None for s in sents):
-                raise ConfigError(f"probe transfer on {label_key!r}: the {side} sentences lack that layer; "
-                                  "fix: pass label_key=None or corpora annotated with it")
         cut = max(1, min(len(parallel) - 1, int(len(parallel) * train_fraction)))
-        src_off = reps_s.text_offsets
-        tgt_off = reps_t.text_offsets
-        train_rows = np.arange(src_off[0], src_off[cut])
-        y_all_s = [lab for s in parallel.source for lab in getattr(s, label_key)]
-        y_all_t = [lab for t in parallel.target for lab in getattr(t, label_key)]
-        inventory = sorted(set(y_all_s[i] for i in train_rows))
-        index = {lab: i for i, lab in enumerate(inventory)}
-        # held-out words whose label the probe never saw cannot be right; they are left out
-        src_eval = np.array([i for i in range(src_off[cut], src_off[-1]) if y_all_s[i] in index], dtype=np.int64)
-        tgt_eval = np.array([i for i in range(tgt_off[cut], tgt_off[-1]) if y_all_t[i] in index], dtype=np.int64)
-        probe_data = (train_rows, src_eval, tgt_eval,
-                      np.array([index[y_all_s[i]] for i in train_rows]),
-                      np.array([index[y_all_s[i]] for i in src_eval]),
-                      np.array([index[y_all_t[i]] for i in tgt_eval]))
+        src_off, tgt_off = reps_s.text_offsets, reps_t.text_offsets
+        train_rows, y_tr, index = _labelled(parallel.source, label_key, np.arange(src_off[0], src_off[cut]))
+        src_eval, y_src, _ = _labelled(parallel.source, label_key, np.arange(src_off[cut], src_off[-1]), index)
+        tgt_eval, y_tgt, _ = _labelled(parallel.target, label_key, np.arange(tgt_off[cut], tgt_off[-1]), index,
+                                       side="target")
+        probe_data = (train_rows, src_eval, tgt_eval, y_tr, y_src, y_tgt)
 
     out = []
     base = dict(model=name, checkpoint=checkpoint, seed=seed)
@@ -175,6 +180,82 @@ def crosslingual_scores(
                             n_eval=len(tgt_eval)))
             out.append(dict(common, split=src_lang, metric="xling_probe_source", value=float(src_acc[i]),
                             n_eval=len(src_eval)))
+    frame = pd.DataFrame([{c: r.get(c) for c in SCORE_COLUMNS} for r in out], columns=list(SCORE_COLUMNS))
+    frame["layer"] = frame["layer"].astype("Int64")
+    return frame
+
+
+def probe_transfer_scores(
+    model: Any,
+    train: list,
+    source_eval: list,
+    targets: dict[str, list],
+    *,
+    source: str = "src",
+    label_keys: Sequence[str] = ("upos",),
+    layers: Any = "all",
+    seed: int = 0,
+    model_name: str | None = None,
+    checkpoint: str = "",
+    device: str | None = None,
+    progress: bool = False,
+    **extract_options: Any,
+) -> pd.DataFrame:
+    """Per-layer probe transfer without parallel data: a linear probe trained on the source
+    language's ``train`` sentences at layer l, scored on held-out source sentences
+    (``xling_probe_source``) and on each target language's sentences (``xling_probe_transfer``)
+    at the same layer, e.g. UD English EWT -> UD French GSD. CKA and retrieval need aligned
+    words, so only the probe rows are made.
+
+    Parameters
+    ----------
+    model : anything :func:`probekit.extract.extract` takes
+    train, source_eval : list of Sentence
+        Source-language sentences carrying every label layer of ``label_keys``.
+    targets : dict
+        Target language name -> its annotated sentences.
+    source : str
+        The source language's name (rows' ``task`` is ``xling:SOURCE-TARGET:LABEL``).
+    label_keys : sequence of str
+        Word-level label layers of :class:`~probekit.data.records.Sentence` (``upos``,
+        ``udeprels`` ...), one probe each; the label sets of universal schemes are shared.
+
+    Returns
+    -------
+    DataFrame with :data:`~probekit.scoring.SCORE_COLUMNS`, ``split`` the language scored.
+    """
+    from probekit.extract import extract
+    from probekit.probes import LinearProbe
+
+    if not train or not source_eval or not targets or not all(targets.values()):
+        raise ConfigError("probe transfer needs source training sentences, held-out source sentences and "
+                          "at least one non-empty target corpus")
+
+    def layer_feats(sents):
+        reps = extract(model, sents, layers=layers, progress=progress, device=device, **extract_options)
+        return reps.layers, [np.asarray(reps.layer(layer), dtype=np.float32) for layer in reps.layers]
+
+    layer_ids, X_train = layer_feats(train)
+    _, X_src = layer_feats(source_eval)
+    X_tgt = {lang: layer_feats(sents)[1] for lang, sents in targets.items()}
+    base = dict(model=model_name or str(model), checkpoint=checkpoint, seed=seed, probe="linear")
+    out = []
+    for label_key in label_keys:
+        rows, y_tr, index = _labelled(train, label_key, np.arange(len(X_train[0])))
+        src_rows, y_src, _ = _labelled(source_eval, label_key, np.arange(len(X_src[0])), index)
+        for lang, sents in targets.items():
+            tgt_rows, y_tgt, _ = _labelled(sents, label_key, np.arange(len(X_tgt[lang][0])), index,
+                                           side=f"target ({lang})")
+            src_acc, tgt_acc = probe_transfer(
+                LinearProbe(random_state=seed, device=device or "auto"),
+                np.stack([X[rows] for X in X_train]), y_tr, np.stack([X[src_rows] for X in X_src]), y_src,
+                np.stack([X[tgt_rows] for X in X_tgt[lang]]), y_tgt)
+            for i, layer in enumerate(layer_ids):
+                common = dict(base, task=f"xling:{source}-{lang}:{label_key}", layer=layer, n_train=len(rows))
+                out.append(dict(common, split=lang, metric="xling_probe_transfer", value=float(tgt_acc[i]),
+                                n_eval=len(tgt_rows)))
+                out.append(dict(common, split=source, metric="xling_probe_source", value=float(src_acc[i]),
+                                n_eval=len(src_rows)))
     frame = pd.DataFrame([{c: r.get(c) for c in SCORE_COLUMNS} for r in out], columns=list(SCORE_COLUMNS))
     frame["layer"] = frame["layer"].astype("Int64")
     return frame

@@ -64,6 +64,9 @@ from probekit.analysis import (  # noqa: E402,F401  (re-exported: report.layer_c
 from probekit.io import atomic_write_bytes, atomic_write_text  # noqa: E402
 from probekit.transfer.steps import INIT  # noqa: E402
 
+XLING_HEADING = "Where languages meet, layer by layer"
+# probekit.suite.transfer_sections' heading of the pre-trained vs random init comparisons
+INIT_COMPARISON_HEADING = "Transfer: fine-tuned from pre-trained weights vs from random init"
 BASELINE_GREY = "0.45"  # random-weights curves and the layer-0 line: grey, dotted / thin
 
 
@@ -281,6 +284,34 @@ def plot_layer_metric(scores: pd.DataFrame, metric: str, ylabel: str, path: Path
         ax.set_title(probe, fontsize=9)
         ax.set_xlabel("layer")
         ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend(fontsize=6)
+    return _save(fig, path)
+
+
+def plot_crosslingual(xling: pd.DataFrame, path: Path) -> Path:
+    """One panel per (language pair, probe labels, metric) of :func:`crosslingual_table`: the
+    metric per layer for every model and checkpoint, random-weights baselines grey and dotted;
+    the probe's source-language accuracy is drawn dashed in its transfer panel."""
+    layer_cols = [c for c in xling.columns if str(c).startswith("layer ")]
+    source = xling["metric"] == "xling_probe_source"
+    xling = xling.assign(panel=xling["metric"].where(~source, "xling_probe_transfer"))
+    panels = list(dict.fromkeys(map(tuple, xling[["pair", "labels", "panel"]].values.tolist())))
+    fig, flat = _grid(len(panels), 3, 4.2, 3.2)
+    colors = _line_colors(list(dict.fromkeys(map(tuple, xling[["model", "checkpoint"]].values.tolist()))))
+    layers = [int(str(c).split()[1]) for c in layer_cols]
+    for ax, (pair, labels, metric) in zip(flat, panels):
+        sub = xling[(xling["pair"] == pair) & (xling["labels"] == labels) & (xling["panel"] == metric)]
+        for _, row in sub.iterrows():
+            baseline, own = is_random_baseline(row["model"]), row["metric"] == "xling_probe_source"
+            ax.plot(layers, row[layer_cols].astype(float).to_numpy(), "--" if own else ":" if baseline else "-",
+                    marker="o", ms=3, lw=0.8 if own else 1.5,
+                    color=BASELINE_GREY if baseline else colors[(row["model"], row["checkpoint"])],
+                    label=" / ".join(str(x) for x in (row["model"], row["checkpoint"]) if x)
+                    + (f" ({pair.split('-')[0]}, in-language)" if own else ""))
+        ax.set_title(f"{pair}{f' {labels}' if labels else ''}: {metric}", fontsize=9)
+        ax.set_xlabel("layer")
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.legend(fontsize=6)
@@ -572,14 +603,15 @@ def report_sections(scores: pd.DataFrame, out: Path, *, comparisons=(), extra_se
             ("figure", plot_layer_metric(scores, "mdl_codelength", "codelength (bits)", out / "mdl.png"))]))
     xling = crosslingual_table(scores)
     if len(xling):
-        sections.append(("Where languages meet, layer by layer", [
+        sections.append((XLING_HEADING, [
             ("note", "On parallel sentences with word alignments: xling_cka, linear CKA between the two languages' "
                      "vectors of aligned words; xling_retrieval, share of source word types whose nearest target "
                      "type (cosine, each language centred) is their translation; xling_probe_transfer, a linear probe "
                      "trained on the source language at that layer and scored on the target language; "
                      "xling_probe_source, the same probe on held-out source words. Conneau et al. (2020) find "
-                     "cross-lingual similarity highest in the middle layers of multilingual models."),
-            ("table", xling)]))
+                     "cross-lingual similarity highest in the middle layers of multilingual models. "
+                     "Corpora that are not parallel (e.g. two treebanks) get the probe rows only."),
+            ("figure", plot_crosslingual(xling, out / "crosslingual.png")), ("table", xling)]))
     matrices = cka_matrices(scores)
     if matrices:
         sections.append(("Layer similarity (linear CKA)", [("figure", plot_cka(matrices, out / "layer_similarity_cka.png"))]))
@@ -599,8 +631,14 @@ def report_sections(scores: pd.DataFrame, out: Path, *, comparisons=(), extra_se
     for view, rec, notes in comparisons:
         sections.append(("Which layers to use: frozen features vs fine-tuning",
                          [("strong", rec), *[("note", n) for n in notes], ("table", view)]))
+    xling_at = next((i for i, (heading, _) in enumerate(sections) if heading == XLING_HEADING), None)
     for heading, text in extra_sections:
-        sections.append((heading, [("pre", text)]))
+        if heading == INIT_COMPARISON_HEADING and xling_at is not None:
+            # zero-shot gains over random init right above the per-layer curves they go with
+            sections.insert(xling_at, (heading, [("pre", text)]))
+            xling_at += 1
+        else:
+            sections.append((heading, [("pre", text)]))
     return sections
 
 

@@ -80,9 +80,15 @@ TRANSFER_KEYS = {"name": "transfer", "out": "runs/transfer", "layers": "all", "t
 STAGE_KINDS = ("pretrain", "adapt", "finetune")
 # [crosslingual]: per-layer cross-lingual rows (probekit.crosslingual: CKA, translation retrieval,
 # probe transfer) of every model (or the listed model ids) on the generator's parallel sentences,
-# source -> each target language, with the anchors the models were trained with.
+# source -> each target language, with the anchors the models were trained with. With `train`
+# (files, relative to data.root) it reads real corpora instead, not parallel: `targets` is a
+# table language -> file(s), `eval` the source's held-out file(s), and only probe transfer is
+# scored (one probe per label_key, which may then be a list).
 XLING_KEYS = {"targets": None, "source": "en", "sentences": 300, "anchors": "", "seed": 5000, "label_key": "upos",
-              "models": "all"}
+              "models": "all", "train": None, "eval": None, "max_train": None, "max_eval": None}
+XLING_GENERATOR_ONLY = ("sentences", "anchors", "seed")
+XLING_FILES_ONLY = ("eval", "max_train", "max_eval")
+XLING_LABELS = ("upos", "xpos", "deprels", "udeprels")
 # Stage keys the suite reads itself (the rest go to the chain): probe the stage's final checkpoint;
 # probe_intermediate: also each intermediate one (train.save_every / train.save_at steps).
 SUITE_STAGE_KEYS = {"probe": True, "probe_intermediate": False}
@@ -380,7 +386,7 @@ def resolve(raw: dict, path: Path | None = None, *, where: _Where | None = None)
     if config["selection"] is not None:
         config["selection"] = _check_selection(config, where)
     if config["crosslingual"] is not None:
-        config["crosslingual"] = _check_crosslingual(config, where)
+        config["crosslingual"] = _check_crosslingual(config, where, data_base)
     if not config["probes"]:
         config["probes"] = {"linear": {}}
     _check_probes(config["probes"], config["tasks"], where)
@@ -566,10 +572,19 @@ def _check_values(config: dict, where: _Where) -> None:
             raise ConfigError(f"{where('tasks', i, 'control')}: control = {task['control']!r}; use true or false")
 
 
-def _check_crosslingual(config: dict, where: _Where) -> dict:
+def _check_crosslingual(config: dict, where: _Where, data_base: Path) -> dict:
     from probekit.data.synthetic import LANGUAGES, Anchors
 
+    given = dict(config["crosslingual"])
     xl = _check_keys(config["crosslingual"], XLING_KEYS, where, "crosslingual")
+    _check_xling_models(xl, config, where)
+    if xl["train"] is not None:
+        return _check_crosslingual_files(xl, given, where, data_base)
+    for key in ("train", *XLING_FILES_ONLY):
+        if given.get(key) is not None:
+            raise ConfigError(f"{where('crosslingual', key)}: {key} reads real corpora, which need train = FILE "
+                              "(the source language's probe training sentences); without it the pairs are "
+                              "generated (targets = [\"sov\", ...])")
     targets = xl["targets"]
     if not isinstance(targets, list) or not targets:
         raise ConfigError(f"{where('crosslingual', section='crosslingual')}: targets = {targets!r}; list the "
@@ -591,7 +606,47 @@ def _check_crosslingual(config: dict, where: _Where) -> dict:
         xl["anchors"] = Anchors.parse(str(xl["anchors"])).spec()
     except ConfigError as err:
         raise ConfigError(f"{where('crosslingual', 'anchors')}: {err}") from None
-    _choice(xl["label_key"], ("upos", "xpos", "deprels", "none"), where("crosslingual", "label_key"), "label_key")
+    _choice(xl["label_key"], (*XLING_LABELS, "none"), where("crosslingual", "label_key"), "label_key")
+    return xl
+
+
+def _check_crosslingual_files(xl: dict, given: dict, where: _Where, data_base: Path) -> dict:
+    """``[crosslingual]`` on real corpora (``train`` given): probe transfer only."""
+    for key in XLING_GENERATOR_ONLY:
+        if key in given:
+            raise ConfigError(f"{where('crosslingual', key)}: {key} shapes generated pairs; with train = FILE the "
+                              "corpora are read, so drop it")
+    targets = xl["targets"]
+    if not isinstance(targets, dict) or not targets:
+        raise ConfigError(f"{where('crosslingual', 'targets')}: with train = FILE, targets is a table of language "
+                          "-> its annotated file(s), e.g. targets = { fr = \"ud-french-gsd/fr_gsd-ud-test.conllu\" }")
+    if xl["source"] in targets:
+        raise ConfigError(f"{where('crosslingual', 'targets')}: the source {xl['source']!r} is also a target")
+    if xl["eval"] is None:
+        raise ConfigError(f"{where('crosslingual', section='crosslingual')}: with train = FILE, give eval = FILE: "
+                          f"held-out {xl['source']!r} sentences, the probe's in-language reference")
+
+    def files(value, key):
+        value = value if isinstance(value, list) else [value]
+        if not value or not all(isinstance(f, str) and f for f in value):
+            raise ConfigError(f"{where('crosslingual', key)}: {key} = {value!r}; use a file or a list of files")
+        return [str((data_base / f).resolve()) for f in value]
+
+    xl["train"], xl["eval"] = files(xl["train"], "train"), files(xl["eval"], "eval")
+    xl["targets"] = {str(lang): files(f, "targets") for lang, f in targets.items()}
+    for key in ("max_train", "max_eval"):
+        if xl[key] is not None and (not isinstance(xl[key], int) or isinstance(xl[key], bool) or xl[key] < 1):
+            raise ConfigError(f"{where('crosslingual', key)}: {key} must be a positive number of sentences")
+    labels = xl["label_key"] if isinstance(xl["label_key"], list) else [xl["label_key"]]
+    if not labels:
+        raise ConfigError(f"{where('crosslingual', 'label_key')}: label_key = []; name one of {', '.join(XLING_LABELS)}")
+    for label in labels:
+        _choice(label, XLING_LABELS, where("crosslingual", "label_key"), "label_key")
+    xl["label_key"] = labels
+    return xl
+
+
+def _check_xling_models(xl: dict, config: dict, where: _Where) -> None:
     ids = [m["id"] for m in config["models"]]
     if xl["models"] != "all":
         if not isinstance(xl["models"], list) or not xl["models"]:
@@ -601,7 +656,6 @@ def _check_crosslingual(config: dict, where: _Where) -> dict:
             if model_id not in ids:
                 raise ConfigError(f"{where('crosslingual', 'models')}: {model_id!r} is not a model of this suite; "
                                   f"models: {', '.join(ids)}")
-    return xl
 
 
 def _check_selection(config: dict, where: _Where) -> dict:
@@ -710,6 +764,12 @@ def check_suite(suite: Suite) -> list[str]:
                 elif Path(f).suffix.lower() not in _CORPUS_SUFFIXES:
                     problems.append(f"{suite.where('tasks', i, split)}: task {task['name']!r}: {f} is not a "
                                     f"corpus file ({', '.join(_CORPUS_SUFFIXES)})")
+    xl = suite.config.get("crosslingual") or {}
+    if xl.get("train") is not None:
+        for key, files in (("train", xl["train"]), ("eval", xl["eval"]),
+                           *(("targets", f) for f in xl["targets"].values())):
+            problems += [f"{suite.where('crosslingual', key)}: {key} file {f} not found" for f in files
+                         if not Path(f).is_file()]
     problems += _check_transfer(suite)
     return problems
 
@@ -889,6 +949,8 @@ def plan_units(suite: Suite, out_dir: str | Path, generated: dict | None = None)
             continue
         for target in xl["targets"]:
             pair = {**{k: v for k, v in xl.items() if k not in ("targets", "models")}, "target": target}
+            if isinstance(xl["targets"], dict):  # real corpora: the target's files
+                pair["target_files"] = xl["targets"][target]
             task = {"name": f"xling:{xl['source']}-{target}", "crosslingual": pair}
             name = task["name"].replace(":", "-")
             if model.get("stage") and not stage_complete(model.get("after", model["path"])):
@@ -900,14 +962,21 @@ def plan_units(suite: Suite, out_dir: str | Path, generated: dict | None = None)
 
 
 def _parallel(pair: dict, generated: dict):
-    """The generated parallel corpus of a ``[crosslingual]`` pair (made once per run)."""
+    """The data of a ``[crosslingual]`` pair (made or read once per run): the generated parallel
+    corpus, or for real corpora (``train`` given) the sentences ``(train, eval, target)``."""
     from probekit.data.parallel import synthetic_parallel
 
     cache = generated.setdefault("parallel", {})
-    spec = tuple(sorted(pair.items()))
+    spec = repr(sorted(pair.items()))
     if spec not in cache:
-        cache[spec] = synthetic_parallel(pair["sentences"], source=pair["source"], target=pair["target"],
-                                         seed=pair["seed"], anchors=pair["anchors"] or None)
+        if pair.get("train") is not None:
+            limit = lambda sents, n: sents[:n] if n else sents  # noqa: E731
+            cache[spec] = (limit(_read_split(pair["train"]), pair["max_train"]),
+                           limit(_read_split(pair["eval"]), pair["max_eval"]),
+                           limit(_read_split(pair["target_files"]), pair["max_eval"]))
+        else:
+            cache[spec] = synthetic_parallel(pair["sentences"], source=pair["source"], target=pair["target"],
+                                             seed=pair["seed"], anchors=pair["anchors"] or None)
     return cache[spec]
 
 
@@ -921,11 +990,16 @@ def _crosslingual_key(suite: Suite, model: dict, pair: dict, generated: dict) ->
 
     cfg = suite.config
     parallel = _parallel(pair, generated)
+    if isinstance(parallel, tuple):  # real corpora: their sentences' content, never their paths
+        pair = {k: v for k, v in pair.items() if k not in ("train", "eval", "target_files")}
+        data, alignments = [content_digest(part) for part in parallel], None
+    else:
+        data, alignments = content_digest(parallel.source + parallel.target), parallel.alignments
     return stage_key(
         "suite-crosslingual", RUN_VERSION, extract_version=CODE_VERSION,
         model={**{k: v for k, v in model.items() if k != "path"},
                "identity": folder_identity(resolve_model(model["path"]))},
-        pair=pair, data=content_digest(parallel.source + parallel.target), alignments=parallel.alignments,
+        pair=pair, data=data, alignments=alignments,
         seed=cfg["seeds"][0], extract={k: v for k, v in cfg["extract"].items() if k not in _SPEED_ONLY["extract"]})
 
 
@@ -981,14 +1055,14 @@ def transfer_sections(suite: Suite) -> list[tuple[str, str]]:
     transfer = suite.config.get("transfer") or {}
     if not transfer:
         return []
+    from probekit.report import INIT_COMPARISON_HEADING
     from probekit.transfer.chain import format_init_comparison, init_comparisons
 
     records, metrics = _transfer_metrics(suite)
     sections = []
     comparisons = init_comparisons(transfer["stages"], metrics)
     if comparisons:
-        sections.append(("Transfer: fine-tuned from pre-trained weights vs from random init",
-                         "\n\n".join(format_init_comparison(c) for c in comparisons)))
+        sections.append((INIT_COMPARISON_HEADING, "\n\n".join(format_init_comparison(c) for c in comparisons)))
     losses = [f"{st['name']} ({st['kind']} on {st.get('corpus')}): held-out LM loss "
               f"{metrics[st['name']]['eval_loss']:.3f} after {records[st['name']].get('steps', '?')} steps"
               for st in transfer["stages"] if st["kind"] != "finetune" and "eval_loss" in metrics.get(st["name"], {})]
@@ -1115,11 +1189,19 @@ def _probe_unit(suite: Suite, unit: Unit, generated: dict, progress: bool):
 def _crosslingual_unit(suite: Suite, unit: Unit, generated: dict, progress: bool):
     """Per-layer cross-lingual rows of one model on one generated parallel pair
     (:func:`probekit.crosslingual.crosslingual_scores`; ``task`` ``xling:SRC-TGT[:LABEL]``)."""
-    from probekit.crosslingual import crosslingual_scores
+    from probekit.crosslingual import crosslingual_scores, probe_transfer_scores
 
     pair, model = unit.task["crosslingual"], unit.model
+    data = _parallel(pair, generated)
+    if isinstance(data, tuple):  # real corpora: probe transfer only
+        train, evaluation, target = data
+        return probe_transfer_scores(
+            model["path"], train, evaluation, {pair["target"]: target}, source=pair["source"],
+            label_keys=pair["label_key"], layers=model["layers"], seed=suite.config["seeds"][0],
+            model_name=model.get("label") or model["id"], checkpoint=model["checkpoint"], progress=progress,
+            **extract_options(suite))
     return crosslingual_scores(
-        model["path"], _parallel(pair, generated), layers=model["layers"], seed=suite.config["seeds"][0],
+        model["path"], data, layers=model["layers"], seed=suite.config["seeds"][0],
         label_key=None if pair["label_key"] == "none" else pair["label_key"],
         model_name=model.get("label") or model["id"], checkpoint=model["checkpoint"], progress=progress,
         **extract_options(suite))

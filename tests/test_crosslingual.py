@@ -355,11 +355,135 @@ anchors = "cognates=0.5"
     assert sorted(xl[xl.metric == "xling_cka"]["layer"].astype(int).unique()) == [0, 1, 2]
     assert (pd.read_csv(tmp_path / "out" / "scores.csv")["task"] == "xling:en-sov").any()
     assert all(u.cached for u in plan_units(suite, tmp_path / "out"))  # a re-run recomputes nothing
-    html = write_report(scores, tmp_path / "out", config=suite.config).read_text()
+    from probekit.report import INIT_COMPARISON_HEADING
+
+    html = write_report(scores, tmp_path / "out", config=suite.config,
+                        extra_sections=[("Other", "o"), (INIT_COMPARISON_HEADING, "gains")]).read_text()
     assert "Where languages meet, layer by layer" in html and "xling_probe_transfer" in html
+    assert (tmp_path / "out" / "crosslingual.png").stat().st_size > 1000
+    md = (tmp_path / "out" / "report.md").read_text()  # the zero-shot gains right above the curves
+    assert md.index(INIT_COMPARISON_HEADING) < md.index("## Where languages meet") < md.index("## Other")
     for bad, message in (('targets = ["sov", "klingon"]', "unknown language 'klingon'; the generator's languages"),
                          ('targets = "sov"', "targets = 'sov'"), ('anchors = "cognate=1"', "unknown anchor option")):
         key = bad.split(" =")[0]
         path.write_text("\n".join(line for line in text.splitlines() if not line.startswith(key + " ")) + "\n" + bad)
         with pytest.raises(ConfigError, match=message):
             load_suite(path)
+
+
+# --- probe transfer without parallel data; real treebanks (EWT -> GSD) -----------------------------
+
+
+def test_udeprels_drop_language_specific_subtypes():
+    from probekit.data.records import Sentence
+    from probekit.tasks import get_task
+
+    s = Sentence("1", ["it", "was", "done"], deprels=["nsubj:pass", "aux:pass", "root"])
+    assert s.udeprels == ["nsubj", "aux", "root"] and Sentence("2", ["x"]).udeprels is None
+    assert get_task("udeprel").layers == ("deprels",)
+
+
+def test_probe_transfer_scores_on_unaligned_corpora(one_torch_thread, tmp_path):
+    from probekit.crosslingual import probe_transfer_scores
+    from probekit.extract.tiny import save_tiny
+
+    model = save_tiny("bert", tmp_path / "tiny")
+    train, held = generate(30, seed=0), generate(12, seed=1)
+    frame = probe_transfer_scores(model, train, held, {"sov": generate(12, lang="sov", seed=2), "en2": held},
+                                  source="en", label_keys=("upos", "udeprels"), model_name="tiny")
+    assert set(frame["task"]) == {f"xling:en-{t}:{k}" for t in ("sov", "en2") for k in ("upos", "udeprels")}
+    assert set(frame["split"]) == {"en", "sov", "en2"} and frame["value"].between(0, 1).all()
+    # scoring the held-out source sentences as a "target" gives exactly the in-language accuracy
+    same = frame[frame["task"].str.startswith("xling:en-en2")].pivot_table(
+        index=["task", "layer"], columns="metric", values="value")
+    assert np.allclose(same["xling_probe_transfer"], same["xling_probe_source"])
+    with pytest.raises(ConfigError, match="lack that layer"):
+        probe_transfer_scores(model, train, held, {"x": read_like_text(ParallelCorpus(held, held, [[]] * 12)).target})
+
+
+def _ud_suite(tmp_path, data, model, extra=""):
+    path = tmp_path / "ud.toml"
+    path.write_text(f"""
+name = "ud"
+[data]
+root = "{data}"
+[[models]]
+id = "tiny"
+path = "{model}"
+[[tasks]]
+name = "pos"
+train = "ud-english-ewt/en_ewt-ud-dev.conllu"
+eval = "ud-english-ewt/en_ewt-ud-test.conllu"
+max_train = 20
+max_eval = 10
+[probes]
+linear = {{ max_epochs = 3 }}
+[scoring]
+bootstrap = 20
+cka = false
+[crosslingual]
+train = "ud-english-ewt/en_ewt-ud-dev.conllu"
+eval = "ud-english-ewt/en_ewt-ud-test.conllu"
+targets = {{ fr = "ud-french-gsd/fr_gsd-ud-test.conllu" }}
+max_train = 30
+max_eval = 15
+label_key = ["upos", "udeprels"]
+{extra}""")
+    return path
+
+
+def test_suite_crosslingual_on_treebanks_ewt_to_gsd(tmp_path, real_data, one_torch_thread):
+    from probekit.extract.tiny import save_tiny
+    from probekit.report import write_report
+    from probekit.suite import load_suite, plan_units, run_suite
+
+    model = save_tiny("bert", tmp_path / "model")
+    suite = load_suite(_ud_suite(tmp_path, real_data, model))
+    scores = run_suite(suite, tmp_path / "out", progress=False)
+    xl = scores[scores["task"].str.startswith("xling:")]
+    assert set(xl["task"]) == {"xling:en-fr:upos", "xling:en-fr:udeprels"}
+    assert set(xl["metric"]) == {"xling_probe_transfer", "xling_probe_source"}
+    assert set(xl[xl.metric == "xling_probe_transfer"]["split"]) == {"fr"}
+    assert xl["value"].between(0, 1).all() and (xl["n_train"] > 300).all()
+    assert all(u.cached for u in plan_units(suite, tmp_path / "out"))  # a re-run recomputes nothing
+    html = write_report(scores, tmp_path / "out", config=suite.config).read_text()
+    assert "Where languages meet, layer by layer" in html and "udeprels" in html
+    for extra, message in (('sentences = 300', "sentences shapes generated pairs"),
+                           ('source = "fr"', "the source 'fr' is also a target")):
+        with pytest.raises(ConfigError, match=message):
+            load_suite(_ud_suite(tmp_path, real_data, model, extra))
+    bad = _ud_suite(tmp_path, real_data, model)
+    bad.write_text(bad.read_text().replace('targets = { fr = "ud-french-gsd/fr_gsd-ud-test.conllu" }',
+                                           'targets = ["fr"]'))
+    with pytest.raises(ConfigError, match="targets is a table of language"):
+        load_suite(bad)
+
+
+def test_chain_reads_treebank_text_and_universal_relations(real_data, tmp_path):
+    from probekit.transfer.chain import _corpus, _files_relative_to, parse_task
+
+    gsd = real_data / "ud-french-gsd" / "fr_gsd-ud-test.conllu"
+    texts = _corpus(str(gsd), tmp_path, 0)
+    assert len(texts) == 416 and texts[0].startswith("Je sens qu'entre ça")  # "# text", not rows
+    spec = _files_relative_to("udeprel:ud-french-gsd/fr_gsd-ud-test.conllu", real_data)
+    task = parse_task(spec)
+    labels = {lab for s in task.train for lab in task.labels_of(s, "train")}
+    assert task.label_key == "udeprels" and "nsubj" in labels and not any(":" in lab for lab in labels)
+    assert _files_relative_to("downstream:biomed:10", real_data) == "downstream:biomed:10"
+
+
+def test_crosslingual_ud_suite_is_valid():
+    from pathlib import Path
+
+    from probekit.suite import load_suite
+    from probekit.transfer.chain import CONLLU_TASKS
+
+    suite = load_suite(Path(__file__).parent.parent / "probes" / "crosslingual-ud.toml")
+    xl = suite.config["crosslingual"]
+    assert list(xl["targets"]) == ["fr"] and xl["label_key"] == ["upos", "udeprels"]
+    stages = suite.config["transfer"]["stages"]
+    assert stages[0]["objective"] == "clm" and stages[0]["corpus"][0].endswith("fr_gsd-ud-dev.conllu")
+    fts = [st for st in stages if st["kind"] == "finetune"]
+    assert len(fts) == 12 and {t.split(":")[0] for st in fts for t in st["tasks"]} <= set(CONLLU_TASKS)
+    # GSD test is the zero-shot test set: never pre-trained on
+    assert not any("fr_gsd-ud-test" in c for c in stages[0]["corpus"])

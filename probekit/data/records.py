@@ -80,6 +80,12 @@ class Sentence:
     def __len__(self) -> int:
         return len(self.tokens)
 
+    @property
+    def udeprels(self) -> list[str] | None:
+        """``deprels`` without their language-specific subtypes (``nsubj:pass`` -> ``nsubj``):
+        the 37 universal relations, the labels two treebanks share (cross-lingual transfer)."""
+        return None if self.deprels is None else [d.split(":")[0] for d in self.deprels]
+
 
 @dataclass
 class Document:

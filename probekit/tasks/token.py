@@ -3,7 +3,8 @@
 * ``pos`` (UPOS), ``xpos`` (language-specific tags), ``feats`` (the whole UD FEATS string,
   ``_`` for none: a word's full morphological analysis in one label);
 * ``deprel``: each word's UD relation to its head (the labelled half of parsing, as a tagging
-  task; subtypes kept, ``nsubj:pass``);
+  task; subtypes kept, ``nsubj:pass``); ``udeprel``: the same without subtypes (``nsubj``), the
+  labels treebanks of two languages share;
 * ``ner``: each word's IOB2 entity tag (``B-PER``, ``I-ORG``, ``O``), from the entity spans:
   the tagging form of ``entities``, which fine-tuning can be compared on;
 * ``morph_<feature>`` for single UD features (``morph_number``, ``morph_tense`` ...): only
@@ -76,6 +77,8 @@ register_task(Task("feats", "token", ("feats",), per_sentence(_layer_targets("fe
                    "full UD morphological feature bundle ('_' = none)"))
 register_task(Task("deprel", "token", ("deprels",), per_sentence(_layer_targets("deprels")),
                    "UD relation of each word to its head"))
+register_task(Task("udeprel", "token", ("deprels",), per_sentence(_layer_targets("udeprels")),
+                   "universal UD relation of each word to its head (subtype dropped: nsubj:pass -> nsubj)"))
 register_task(Task("ner", "token", ("entities",), per_sentence(_iob2_targets),
                    "IOB2 named-entity tag of each word (O outside entities)"))
 for _feature in MORPH_FEATURES:

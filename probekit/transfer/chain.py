@@ -8,7 +8,8 @@ Suite files declare stages in order; ``from`` names an earlier stage (or a model
     [[transfer.stages]]
     name = "general"
     kind = "pretrain"                           # pretrain | adapt | finetune
-    corpus = "synthetic:general:20000"          # or a text file / folder of .txt, or a list of them
+    corpus = "synthetic:general:20000"          # or a text file / folder of .txt / a CoNLL-U file
+                                                # (its sentences' text), or a list of them
     # interleave = true                         # a list's texts in turn (corpus 1's first, corpus 2's
     #                                           # first, ...): parallel corpora side by side in a block
     vocab_also = ["synthetic:biomed:5000"]      # more text for the tokenizer only (optional)
@@ -51,6 +52,8 @@ from probekit.transfer.finetune import FinetuneTask
 from probekit.transfer.steps import arm_key
 from probekit.transfer.trainer import TrainConfig
 
+# CoNLL-U token tasks of fine-tuning: spec kind -> Sentence attribute with the labels
+CONLLU_TASKS = {"upos": "upos", "xpos": "xpos", "udeprel": "udeprels"}
 STAGE_KEYS = {"name", "kind", "from", "corpus", "vocab_also", "objective", "size", "seq_len", "vocab_size", "train",
               "stage", "tasks", "mode", "init", "max_len", "layers", "hidden", "heads", "intermediate", "dropout",
               "extra_eval", "interleave"}
@@ -109,7 +112,9 @@ def parse_task(spec: str, *, seed: int = 0) -> FinetuneTask:
       fine-tuning set wants its own, larger test split: ``downstream:biomed:300,200,500``.
     * ``synthetic-pos:DOMAIN[@LANG][:N[,DEV,TEST]]``: UPOS tagging of generator sentences (the
       same split sizes: ``synthetic-pos:reviews:50,100,200`` is 50 labelled sentences).
-    * ``upos:TRAIN[,DEV[,TEST]]`` / ``xpos:...``: token task from CoNLL-U files.
+    * ``upos:TRAIN[,DEV[,TEST]]`` / ``xpos:...`` / ``udeprel:...``: token task from CoNLL-U
+      files; ``udeprel`` tags each word with its universal relation (subtype dropped, the labels
+      two languages' treebanks share).
     """
     kind, _, rest = spec.partition(":")
     if kind == "downstream":
@@ -126,16 +131,24 @@ def parse_task(spec: str, *, seed: int = 0) -> FinetuneTask:
         splits = [synthetic_sentences(f"{domain}@{lang}{opts}:{m}", seed=seed + 101 * i + 7)
                   for i, m in enumerate(sizes)]
         return FinetuneTask(f"pos-{lang}", "token", *splits, label_key="upos")
-    if kind in ("upos", "xpos"):
+    if kind in CONLLU_TASKS:
         from probekit.data.conllu import read_conllu
 
         files = [f for f in rest.split(",") if f]
         if not files:
             raise ConfigError(f"task spec {spec!r}: expected {kind}:TRAIN.conllu[,DEV.conllu[,TEST.conllu]]")
         splits = [list(read_conllu(f)) for f in files] + [[]] * (3 - len(files))
-        return FinetuneTask(kind, "token", *splits[:3], label_key=kind)
+        return FinetuneTask(kind, "token", *splits[:3], label_key=CONLLU_TASKS[kind])
     raise ConfigError(f"unknown task spec {spec!r}; expected downstream:DOMAIN, synthetic-pos:DOMAIN@LANG, "
-                      "upos:TRAIN[,DEV[,TEST]] or xpos:...")
+                      "upos:TRAIN[,DEV[,TEST]], xpos:... or udeprel:...")
+
+
+def _files_relative_to(spec: str, base: Path) -> str:
+    """A CoNLL-U task spec with its relative files read from ``base`` (the suite file's folder)."""
+    kind, _, rest = spec.partition(":")
+    if kind not in CONLLU_TASKS:
+        return spec
+    return f"{kind}:" + ",".join(f if not f or Path(f).is_absolute() else str(base / f) for f in rest.split(","))
 
 
 def parse_extra_eval(spec: str, tasks: dict[str, FinetuneTask]) -> tuple[str, str, list[Sentence]]:
@@ -166,7 +179,12 @@ def _corpus(spec: str | list[str], base: Path, seed: int, interleave: bool = Fal
     if spec.startswith("synthetic:"):
         return synthetic_texts(spec.split(":", 1)[1], seed=seed)
     path = Path(spec)
-    return path if path.is_absolute() else base / path
+    path = path if path.is_absolute() else base / path
+    if path.suffix in (".conllu", ".conll"):  # a treebank's running text, one sentence per text
+        from probekit.data.conllu import read_conllu
+
+        return [s.text or " ".join(s.tokens) for s in read_conllu(path)]
+    return path
 
 
 def vocab_texts(specs: str | list[str] | None, base: str | Path = ".", seed: int = 0) -> list[str] | None:
@@ -217,7 +235,7 @@ def run_chain(stages: list[dict[str, Any]], out: str | Path, *, base: str | Path
             rec = adapt(parent, _corpus(st["corpus"], base, train.seed, st.get("interleave", False)), target, stage=st.get("stage", "dapt"),
                         train=train, seq_len=st.get("seq_len", 128), objective=st.get("objective"))
         else:
-            tasks = [parse_task(t, seed=train.seed) for t in st.get("tasks", [])]
+            tasks = [parse_task(_files_relative_to(t, base), seed=train.seed) for t in st.get("tasks", [])]
             by_name = {t.name: t for t in tasks}
             for spec in st.get("extra_eval", []):  # zero-shot splits: "pos-en:test_sov=synthetic:general@sov:500"
                 left, _, source = spec.partition("=")
@@ -302,9 +320,10 @@ def format_init_comparison(comparison: dict[str, Any], *, brief: bool = False) -
     if brief:
         return (f"Transfer: {comparison['metric']} fine-tuned from {comparison['parent']} {spread(a)} vs from "
                 f"random init {spread(b)} over {n} paired seed{'s' if n > 1 else ''}; pre-trained better in "
-                f"{comparison['wins']} of {n} (gain {float((a - b).mean()):+.3f}).")
+                f"{comparison['wins']} of {n} (gain {float((a - b).mean()):+.3f}"
+                f"{f' +- {(a - b).std():.3f}' if n > 1 else ''}).")
     arms = " / ".join(f"{p} vs {r}" for p, r in zip(comparison["pretrained_stages"], comparison["random_stages"]))
     return (f"{comparison['metric']}: fine-tuned from {comparison['parent']} {spread(a)} vs from random init "
             f"{spread(b)} (mean{' +- sd' if n > 1 else ''} over {n} seed{'s' if n > 1 else ''}: "
             f"{per_seed(a)} vs {per_seed(b)}); pre-trained better in {comparison['wins']} of {n}; "
-            f"gain {float((a - b).mean()):+.3f}. Stages: {arms}.")
+            f"gain {float((a - b).mean()):+.3f}{f' +- {(a - b).std():.3f}' if n > 1 else ''}. Stages: {arms}.")
