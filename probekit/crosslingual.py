@@ -92,7 +92,7 @@ def crosslingual_scores(
     parallel: ParallelCorpus,
     *,
     layers: Any = "all",
-    label_key: str | None = "upos",
+    label_key: str | Sequence[str] | None = "upos",
     train_fraction: float = 0.5,
     seed: int = 0,
     center: bool = True,
@@ -109,9 +109,10 @@ def crosslingual_scores(
     ----------
     model : anything :func:`probekit.extract.extract` takes (folder, ``minilm``, ...)
     parallel : ParallelCorpus
-    label_key : str or None
-        Word-level label layer of :class:`~probekit.data.records.Sentence` (``upos``, ``xpos``,
-        ``deprels``) for probe transfer; both languages must have it. ``None``: no probe rows.
+    label_key : str, list of str or None
+        Word-level label layer(s) of :class:`~probekit.data.records.Sentence` (``upos``, ``xpos``,
+        ``deprels``, ``udeprels``) for probe transfer, one probe each; both languages must have
+        them. ``None``: no probe rows.
     train_fraction : float
         Share of the pairs (the first ones) whose source side trains the probe; the rest are
         the held-out pairs it is scored on. CKA and retrieval use every pair.
@@ -142,15 +143,16 @@ def crosslingual_scores(
     words_t = [w.lower() for t in parallel.target for w in t.tokens]
     keys = [(words_s[a], words_t[b]) for a, b in zip(rows_s, rows_t)]
 
-    probe_data = None
-    if label_key is not None:
-        cut = max(1, min(len(parallel) - 1, int(len(parallel) * train_fraction)))
-        src_off, tgt_off = reps_s.text_offsets, reps_t.text_offsets
-        train_rows, y_tr, index = _labelled(parallel.source, label_key, np.arange(src_off[0], src_off[cut]))
-        src_eval, y_src, _ = _labelled(parallel.source, label_key, np.arange(src_off[cut], src_off[-1]), index)
-        tgt_eval, y_tgt, _ = _labelled(parallel.target, label_key, np.arange(tgt_off[cut], tgt_off[-1]), index,
+    label_keys = [] if label_key is None else [label_key] if isinstance(label_key, str) else list(label_key)
+    probe_data = {}
+    cut = max(1, min(len(parallel) - 1, int(len(parallel) * train_fraction)))
+    src_off, tgt_off = reps_s.text_offsets, reps_t.text_offsets
+    for key in label_keys:
+        train_rows, y_tr, index = _labelled(parallel.source, key, np.arange(src_off[0], src_off[cut]))
+        src_eval, y_src, _ = _labelled(parallel.source, key, np.arange(src_off[cut], src_off[-1]), index)
+        tgt_eval, y_tgt, _ = _labelled(parallel.target, key, np.arange(tgt_off[cut], tgt_off[-1]), index,
                                        side="target")
-        probe_data = (train_rows, src_eval, tgt_eval, y_tr, y_src, y_tgt)
+        probe_data[key] = (train_rows, src_eval, tgt_eval, y_tr, y_src, y_tgt)
 
     out = []
     base = dict(model=name, checkpoint=checkpoint, seed=seed)
@@ -164,18 +166,17 @@ def crosslingual_scores(
         ms, mt, labels = _type_means(Xs[rows_s], Xt[rows_t], keys)
         out.append(dict(base, task=pair, layer=layer, split=tgt_lang, metric="xling_retrieval",
                         value=translation_retrieval(ms, mt, labels=labels, center=center), n_eval=len(ms)))
-        if probe_data is not None:
+        if probe_data:
             feats_s.append(Xs)
             feats_t.append(Xt)
-    if probe_data is not None:
-        train_rows, src_eval, tgt_eval, y_tr, y_src, y_tgt = probe_data
+    for key, (train_rows, src_eval, tgt_eval, y_tr, y_src, y_tgt) in probe_data.items():
         src_acc, tgt_acc = probe_transfer(
             LinearProbe(random_state=seed, device=device or "auto"),
             np.stack([X[train_rows] for X in feats_s]), y_tr,
             np.stack([X[src_eval] for X in feats_s]), y_src,
             np.stack([X[tgt_eval] for X in feats_t]), y_tgt)
         for i, layer in enumerate(reps_s.layers):
-            common = dict(base, task=f"{pair}:{label_key}", probe="linear", layer=layer, n_train=len(train_rows))
+            common = dict(base, task=f"{pair}:{key}", probe="linear", layer=layer, n_train=len(train_rows))
             out.append(dict(common, split=tgt_lang, metric="xling_probe_transfer", value=float(tgt_acc[i]),
                             n_eval=len(tgt_eval)))
             out.append(dict(common, split=src_lang, metric="xling_probe_source", value=float(src_acc[i]),

@@ -83,7 +83,7 @@ STAGE_KINDS = ("pretrain", "adapt", "finetune")
 # source -> each target language, with the anchors the models were trained with. With `train`
 # (files, relative to data.root) it reads real corpora instead, not parallel: `targets` is a
 # table language -> file(s), `eval` the source's held-out file(s), and only probe transfer is
-# scored (one probe per label_key, which may then be a list).
+# scored. label_key may be a list (one probe each) for either.
 XLING_KEYS = {"targets": None, "source": "en", "sentences": 300, "anchors": "", "seed": 5000, "label_key": "upos",
               "models": "all", "train": None, "eval": None, "max_train": None, "max_eval": None}
 XLING_GENERATOR_ONLY = ("sentences", "anchors", "seed")
@@ -606,8 +606,21 @@ def _check_crosslingual(config: dict, where: _Where, data_base: Path) -> dict:
         xl["anchors"] = Anchors.parse(str(xl["anchors"])).spec()
     except ConfigError as err:
         raise ConfigError(f"{where('crosslingual', 'anchors')}: {err}") from None
-    _choice(xl["label_key"], (*XLING_LABELS, "none"), where("crosslingual", "label_key"), "label_key")
+    xl["label_key"] = _xling_labels(xl["label_key"], where, allow_none=True)
     return xl
+
+
+def _xling_labels(value: Any, where: _Where, *, allow_none: bool) -> list[str] | str:
+    """``[crosslingual] label_key``: one label layer or a list (one probe each); ``"none"`` (no
+    probe rows) where the pair has other rows (generated pairs: CKA, retrieval)."""
+    if allow_none and value == "none":
+        return "none"
+    labels = value if isinstance(value, list) else [value]
+    if not labels:
+        raise ConfigError(f"{where('crosslingual', 'label_key')}: label_key = []; name one of {', '.join(XLING_LABELS)}")
+    for label in labels:
+        _choice(label, XLING_LABELS, where("crosslingual", "label_key"), "label_key")
+    return labels
 
 
 def _check_crosslingual_files(xl: dict, given: dict, where: _Where, data_base: Path) -> dict:
@@ -637,12 +650,7 @@ def _check_crosslingual_files(xl: dict, given: dict, where: _Where, data_base: P
     for key in ("max_train", "max_eval"):
         if xl[key] is not None and (not isinstance(xl[key], int) or isinstance(xl[key], bool) or xl[key] < 1):
             raise ConfigError(f"{where('crosslingual', key)}: {key} must be a positive number of sentences")
-    labels = xl["label_key"] if isinstance(xl["label_key"], list) else [xl["label_key"]]
-    if not labels:
-        raise ConfigError(f"{where('crosslingual', 'label_key')}: label_key = []; name one of {', '.join(XLING_LABELS)}")
-    for label in labels:
-        _choice(label, XLING_LABELS, where("crosslingual", "label_key"), "label_key")
-    xl["label_key"] = labels
+    xl["label_key"] = _xling_labels(xl["label_key"], where, allow_none=False)
     return xl
 
 

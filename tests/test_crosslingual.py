@@ -222,6 +222,12 @@ def test_crosslingual_scores_rows_for_a_tiny_model(tmp_path, one_torch_thread):
                        f2[f2.metric == "xling_probe_source"]["value"].to_numpy())
     with pytest.raises(ConfigError, match="lack that layer"):
         crosslingual_scores(model, read_like_text(pc), model_name="tiny")
+    # several label layers: one probe each, the first one's rows as with it alone
+    both = crosslingual_scores(model, pc, model_name="tiny", label_key=["upos", "deprels"])
+    probes = both[both.metric == "xling_probe_transfer"]
+    assert set(probes["task"]) == {"xling:en-vos:upos", "xling:en-vos:deprels"}
+    alone = frame[frame.metric == "xling_probe_transfer"]["value"].to_numpy()
+    assert np.allclose(probes[probes.task == "xling:en-vos:upos"]["value"].to_numpy(), alone)
 
 
 def read_like_text(pc):
@@ -344,13 +350,15 @@ cka = false
 targets = ["sov", "vos"]
 sentences = 16
 anchors = "cognates=0.5"
+label_key = ["upos", "deprels"]
 """
     path = tmp_path / "xl.toml"
     path.write_text(text)
     suite = load_suite(path)
     scores = run_suite(suite, tmp_path / "out", progress=False)
     xl = scores[scores["task"].str.startswith("xling:")]
-    assert set(xl["task"]) == {"xling:en-sov", "xling:en-vos", "xling:en-sov:upos", "xling:en-vos:upos"}
+    assert set(xl["task"]) == {"xling:en-sov", "xling:en-vos", "xling:en-sov:upos", "xling:en-vos:upos",
+                               "xling:en-sov:deprels", "xling:en-vos:deprels"}
     assert set(xl["metric"]) == {"xling_cka", "xling_retrieval", "xling_probe_transfer", "xling_probe_source"}
     assert sorted(xl[xl.metric == "xling_cka"]["layer"].astype(int).unique()) == [0, 1, 2]
     assert (pd.read_csv(tmp_path / "out" / "scores.csv")["task"] == "xling:en-sov").any()
@@ -364,7 +372,8 @@ anchors = "cognates=0.5"
     md = (tmp_path / "out" / "report.md").read_text()  # the zero-shot gains right above the curves
     assert md.index(INIT_COMPARISON_HEADING) < md.index("## Where languages meet") < md.index("## Other")
     for bad, message in (('targets = ["sov", "klingon"]', "unknown language 'klingon'; the generator's languages"),
-                         ('targets = "sov"', "targets = 'sov'"), ('anchors = "cognate=1"', "unknown anchor option")):
+                         ('targets = "sov"', "targets = 'sov'"), ('anchors = "cognate=1"', "unknown anchor option"),
+                         ('label_key = ["upos", "arcs"]', "label_key")):
         key = bad.split(" =")[0]
         path.write_text("\n".join(line for line in text.splitlines() if not line.startswith(key + " ")) + "\n" + bad)
         with pytest.raises(ConfigError, match=message):
