@@ -444,9 +444,10 @@ def mix_profile(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def _name(row: Any) -> str:
-    """``"pos (linear, minilm)"``: a summary row's task, with its probe, model and checkpoint."""
+    """``"pos (linear, minilm)"``: a summary row's task, with its probe, model and checkpoint
+    (those it has: a cross-lingual CKA row has no probe)."""
     detail = ", ".join(str(x) for x in (row["probe"], row["model"], row["checkpoint"]) if x)
-    return f"{row['task']} ({detail})"
+    return f"{row['task']} ({detail})" if detail else str(row["task"])
 
 
 def _chain_models(scores: pd.DataFrame) -> dict[str, list[str]]:
@@ -561,7 +562,7 @@ def _chain_sentences(table: pd.DataFrame, curves: pd.DataFrame, chains: dict[str
     for (model, task, probe), group in rows.groupby(["model", "task", "probe"], sort=False):
         order = [c for c in chains[model] if c in set(group["checkpoint"])]
         group = group.set_index("checkpoint").loc[order]
-        name = f"{task} ({probe}, {model})"
+        name = _name({"task": task, "probe": probe, "model": model, "checkpoint": ""})
         layers = curves[(curves["model"] == model) & (curves["task"] == task) & (curves["probe"] == probe)]["layer"]
         span = f"of layers {int(layers.min())}-{int(layers.max())}"
         best = group["best_layer"].astype(int)
@@ -645,7 +646,7 @@ def _transfer_sentences(scores: pd.DataFrame, steps: pd.DataFrame) -> list[tuple
             up, down = "rises", "falls"
             what = STEP_NAMES.get(step.kind, "the step")
             head = f"{step.model}, {what} ({step.before} -> {step.after})"
-        parts = [f"{task} ({probe}) {_change_text(g, up, down)}"
+        parts = [f"{_name({'task': task, 'probe': probe, 'model': '', 'checkpoint': ''})} {_change_text(g, up, down)}"
                  for (task, probe), g in rows.groupby(["task", "probe"], sort=True)]
         text = f"{head}: " + ("; ".join(parts) if parts else "no common probed layers")
         sim = similarity[(similarity["model"] == step.model) & (similarity["step"] == step.step)]
