@@ -168,10 +168,10 @@ def test_init_comparisons_pair_arms_by_seed():
     assert c["pretrained"] == [0.9, 0.5] and c["random"] == [0.6, 0.7] and c["wins"] == 1
     assert c["pretrained_stages"] == ["p0", "p1"] and c["random_stages"] == ["r0", "r1"]
     text = format_init_comparison(c)
-    assert "fine-tuned from dapt 0.700 +- 0.200 vs from random init 0.650 +- 0.050" in text
-    assert "0.900, 0.500 vs 0.600, 0.700" in text and "better in 1 of 2; gain +0.050 +- 0.250." in text
+    assert "fine-tuned from dapt 0.700 +- 0.283 vs from random init 0.650 +- 0.071" in text
+    assert "0.900, 0.500 vs 0.600, 0.700" in text and "better in 1 of 2; gain +0.050 +- 0.354." in text
     assert format_init_comparison(c, brief=True) == (
-        "Transfer: biomed.test.accuracy fine-tuned from dapt 0.700 +- 0.200 vs from random init 0.650 +- 0.050 "
-        "over 2 paired seeds; pre-trained better in 1 of 2 (gain +0.050 +- 0.250).")
+        "Transfer: biomed.test.accuracy fine-tuned from dapt 0.700 +- 0.283 vs from random init 0.650 +- 0.071 "
+        "over 2 paired seeds; pre-trained better in 1 of 2 (gain +0.050 +- 0.354).")
     changed = [dict(st, train={"steps": 20, "seed": 1}) if st["name"] == "r1" else st for st in stages]
     assert init_comparisons(changed, metrics)[0]["seeds"] == [0]  # other settings: not an arm of the pair

@@ -315,15 +315,16 @@ def format_init_comparison(comparison: dict[str, Any], *, brief: bool = False) -
     """A comparison of :func:`init_comparisons` in words, with its numbers (``brief``: one
     sentence for a report's summary, without the per-seed values and stage names)."""
     a, b, n = np.array(comparison["pretrained"]), np.array(comparison["random"]), len(comparison["seeds"])
-    spread = lambda x: f"{x.mean():.3f}" + (f" +- {x.std():.3f}" if n > 1 else "")  # noqa: E731
+    # The sample standard deviation over seeds (ddof=1), as the scores' summaries and RESULTS.md give it.
+    spread = lambda x: f"{x.mean():.3f}" + (f" +- {x.std(ddof=1):.3f}" if n > 1 else "")  # noqa: E731
     per_seed = lambda x: ", ".join(f"{v:.3f}" for v in x)  # noqa: E731
+    gain = f"{float((a - b).mean()):+.3f}" + (f" +- {(a - b).std(ddof=1):.3f}" if n > 1 else "")
     if brief:
         return (f"Transfer: {comparison['metric']} fine-tuned from {comparison['parent']} {spread(a)} vs from "
                 f"random init {spread(b)} over {n} paired seed{'s' if n > 1 else ''}; pre-trained better in "
-                f"{comparison['wins']} of {n} (gain {float((a - b).mean()):+.3f}"
-                f"{f' +- {(a - b).std():.3f}' if n > 1 else ''}).")
+                f"{comparison['wins']} of {n} (gain {gain}).")
     arms = " / ".join(f"{p} vs {r}" for p, r in zip(comparison["pretrained_stages"], comparison["random_stages"]))
     return (f"{comparison['metric']}: fine-tuned from {comparison['parent']} {spread(a)} vs from random init "
             f"{spread(b)} (mean{' +- sd' if n > 1 else ''} over {n} seed{'s' if n > 1 else ''}: "
-            f"{per_seed(a)} vs {per_seed(b)}); pre-trained better in {comparison['wins']} of {n}; "
-            f"gain {float((a - b).mean()):+.3f}{f' +- {(a - b).std():.3f}' if n > 1 else ''}. Stages: {arms}.")
+            f"{per_seed(a)} vs {per_seed(b)}); pre-trained better in {comparison['wins']} of {n}; gain {gain}. "
+            f"Stages: {arms}.")
