@@ -133,7 +133,7 @@ def curve_panels(curves: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
             sub = curves[here & (source == model)]
             if sub["model"].map(is_random_baseline).all():
                 continue  # a baseline whose model has no curve here
-            panels.append((f"{task} / {probe} / {model}", sub))
+            panels.append((" / ".join(x for x in (task, probe, model) if x), sub))  # (CKA rows: no probe)
     return panels
 
 
