@@ -61,6 +61,17 @@ def probe_transfer(estimator: Any, X_train: np.ndarray, y_train: np.ndarray, X_s
     return src, tgt
 
 
+def _probe_rows(base: dict, task: str, layers: Sequence[int], source: str, target: str, src_acc: np.ndarray,
+                tgt_acc: np.ndarray, n_train: int, n_source: int, n_target: int) -> list[dict]:
+    """The ``xling_probe_transfer`` (target) and ``xling_probe_source`` rows of one probe, per layer."""
+    out = []
+    for i, layer in enumerate(layers):
+        common = dict(base, task=task, probe="linear", layer=layer, n_train=n_train)
+        out.append(dict(common, split=target, metric="xling_probe_transfer", value=float(tgt_acc[i]), n_eval=n_target))
+        out.append(dict(common, split=source, metric="xling_probe_source", value=float(src_acc[i]), n_eval=n_source))
+    return out
+
+
 def _labelled(sents: list, label_key: str, rows: np.ndarray, index: dict[str, int] | None = None,
               side: str = "source") -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """The ``rows`` (global word rows of ``sents``) whose label the probe can know, and their label
@@ -175,12 +186,8 @@ def crosslingual_scores(
             np.stack([X[train_rows] for X in feats_s]), y_tr,
             np.stack([X[src_eval] for X in feats_s]), y_src,
             np.stack([X[tgt_eval] for X in feats_t]), y_tgt)
-        for i, layer in enumerate(reps_s.layers):
-            common = dict(base, task=f"{pair}:{key}", probe="linear", layer=layer, n_train=len(train_rows))
-            out.append(dict(common, split=tgt_lang, metric="xling_probe_transfer", value=float(tgt_acc[i]),
-                            n_eval=len(tgt_eval)))
-            out.append(dict(common, split=src_lang, metric="xling_probe_source", value=float(src_acc[i]),
-                            n_eval=len(src_eval)))
+        out += _probe_rows(base, f"{pair}:{key}", reps_s.layers, src_lang, tgt_lang, src_acc, tgt_acc,
+                           len(train_rows), len(src_eval), len(tgt_eval))
     frame = pd.DataFrame([{c: r.get(c) for c in SCORE_COLUMNS} for r in out], columns=list(SCORE_COLUMNS))
     frame["layer"] = frame["layer"].astype("Int64")
     return frame
@@ -226,7 +233,7 @@ def probe_transfer_scores(
     DataFrame with :data:`~probekit.scoring.SCORE_COLUMNS`, ``split`` the language scored.
     """
     from probekit.extract import extract
-    from probekit.probes import LinearProbe
+    from probekit.probes import LinearProbe, fit_layers
 
     if not train or not source_eval or not targets or not all(targets.values()):
         raise ConfigError("probe transfer needs source training sentences, held-out source sentences and "
@@ -239,24 +246,21 @@ def probe_transfer_scores(
     layer_ids, X_train = layer_feats(train)
     _, X_src = layer_feats(source_eval)
     X_tgt = {lang: layer_feats(sents)[1] for lang, sents in targets.items()}
-    base = dict(model=model_name or str(model), checkpoint=checkpoint, seed=seed, probe="linear")
+    base = dict(model=model_name or str(model), checkpoint=checkpoint, seed=seed)
     out = []
     for label_key in label_keys:
         rows, y_tr, index = _labelled(train, label_key, np.arange(len(X_train[0])))
         src_rows, y_src, _ = _labelled(source_eval, label_key, np.arange(len(X_src[0])), index)
+        # One probe per layer and label, scored on every target language.
+        fitted = fit_layers(LinearProbe(random_state=seed, device=device or "auto"),
+                            np.stack([X[rows] for X in X_train]), y_tr)
+        src_acc = np.array([accuracy(y_src, p.predict(X_src[i][src_rows])) for i, p in enumerate(fitted)])
         for lang, sents in targets.items():
             tgt_rows, y_tgt, _ = _labelled(sents, label_key, np.arange(len(X_tgt[lang][0])), index,
                                            side=f"target ({lang})")
-            src_acc, tgt_acc = probe_transfer(
-                LinearProbe(random_state=seed, device=device or "auto"),
-                np.stack([X[rows] for X in X_train]), y_tr, np.stack([X[src_rows] for X in X_src]), y_src,
-                np.stack([X[tgt_rows] for X in X_tgt[lang]]), y_tgt)
-            for i, layer in enumerate(layer_ids):
-                common = dict(base, task=f"xling:{source}-{lang}:{label_key}", layer=layer, n_train=len(rows))
-                out.append(dict(common, split=lang, metric="xling_probe_transfer", value=float(tgt_acc[i]),
-                                n_eval=len(tgt_rows)))
-                out.append(dict(common, split=source, metric="xling_probe_source", value=float(src_acc[i]),
-                                n_eval=len(src_rows)))
+            tgt_acc = np.array([accuracy(y_tgt, p.predict(X_tgt[lang][i][tgt_rows])) for i, p in enumerate(fitted)])
+            out += _probe_rows(base, f"xling:{source}-{lang}:{label_key}", layer_ids, source, lang, src_acc, tgt_acc,
+                               len(rows), len(src_rows), len(tgt_rows))
     frame = pd.DataFrame([{c: r.get(c) for c in SCORE_COLUMNS} for r in out], columns=list(SCORE_COLUMNS))
     frame["layer"] = frame["layer"].astype("Int64")
     return frame

@@ -308,13 +308,16 @@ def plot_crosslingual(xling: pd.DataFrame, path: Path) -> Path:
             ax.plot(layers, row[layer_cols].astype(float).to_numpy(), "--" if own else ":" if baseline else "-",
                     marker="o", ms=3, lw=0.8 if own else 1.5,
                     color=BASELINE_GREY if baseline else colors[(row["model"], row["checkpoint"])],
-                    label=" / ".join(str(x) for x in (row["model"], row["checkpoint"]) if x)
-                    + (f" ({pair.split('-')[0]}, in-language)" if own else ""))
+                    label=None if own else " / ".join(str(x) for x in (row["model"], row["checkpoint"]) if x))
         ax.set_title(f"{pair}{f' {labels}' if labels else ''}: {metric}", fontsize=9)
         ax.set_xlabel("layer")
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.legend(fontsize=6)
+        handles, names = ax.get_legend_handles_labels()
+        if (sub["metric"] == "xling_probe_source").any():  # one entry for every dashed line, as in layer_curves
+            handles.append(Line2D([], [], color="black", ls="--", lw=0.8))
+            names.append(f"dashed: the same probe in {pair.split('-')[0]} (in-language)")
+        ax.legend(handles, names, fontsize=6, framealpha=0.6)
     return _save(fig, path)
 
 
