@@ -13,6 +13,11 @@ Rows:
 * gguf       (``--speed-model smollm2``) the one-time GGUF -> cached folder conversion
 * bf16       ``extract(dtype="bf16")``: error reported against probekit float32
 * cached     the same ``extract`` call again (a cache hit)
+* unpacked   (``--unpacked``) float32 with the model's linear layers left to MKL, not packed for
+             oneDNN (:mod:`probekit.extract.packed`): the A/B of the packing, in the same rounds
+
+``--repeats N`` runs naive / float32 (/ unpacked) / bf16 N times, interleaved, and reports the
+medians: on a shared machine one run each swings by 30% or more.
 * RSS        peak resident memory of a fresh process streaming N generator sentences
 
 Every speed row also gives the achieved GFLOP/s (the forward's matrix-product FLOPs over the
@@ -24,6 +29,7 @@ the limit is a number.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -94,6 +100,19 @@ def forward_flops(folder, texts) -> float:
     return float(sum(n * per_token + 4 * n * n * hidden * layers for n in lengths))
 
 
+@contextlib.contextmanager
+def unpacked_engine():
+    """The engine with its linear layers left as they are (the A/B of probekit.extract.packed)."""
+    from probekit.extract import engine
+
+    swap = engine.packed_linears
+    engine.packed_linears = lambda model, rows: contextlib.nullcontext(0)
+    try:
+        yield
+    finally:
+        engine.packed_linears = swap
+
+
 def rss_worker(n: int, model: str, cache: str) -> None:
     """Child process: stream n generator sentences through extract, print peak RSS (MB)."""
     from probekit.data.synthetic import iter_generate
@@ -120,6 +139,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads for every run (default 1: on a loaded shared machine "
                         "OpenMP spin-waiting makes multi-threaded small forwards erratic)")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="rounds of the naive / float32 / bf16 runs, interleaved; the rows give each "
+                        "run's median")
+    parser.add_argument("--unpacked", action="store_true",
+                        help="also time float32 with the linear layers left to MKL (not packed for "
+                        "oneDNN, probekit.extract.packed), in the same rounds")
     parser.add_argument("--rss-worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--model", default=MODEL, help=argparse.SUPPRESS)
     parser.add_argument("--cache", help=argparse.SUPPRESS)
@@ -162,31 +187,44 @@ def speed_rows(args) -> list[dict]:
     load = os.getloadavg()[0]
     print(f"{len(texts)} UD EWT dev sentences, {sum(map(len, texts))} words, torch threads "
           f"{torch.get_num_threads()}, load average {load:.1f} on {os.cpu_count()} cores, model {source}")
-    with tempfile.TemporaryDirectory() as cache:
-        t0 = time.perf_counter()
-        ref = naive(folder, texts)
-        t_naive = time.perf_counter() - t0
+    times: dict[str, list[float]] = {"naive": [], "f32": [], "f32_unpacked": [], "bf": []}
 
+    def timed_extract(key: str, cache: str, **kw):
         t0 = time.perf_counter()
-        f32 = extract(source, texts, store_dtype="float32", cache_dir=cache, progress=False)
-        t_f32 = time.perf_counter() - t0
+        reps = extract(source, texts, store_dtype="float32", cache_dir=cache, progress=False, **kw)
+        times[key].append(time.perf_counter() - t0)
+        return reps
+
+    with tempfile.TemporaryDirectory() as cache:
+        # Rounds interleave the runs, so a slow spell of a shared machine hits all of them alike;
+        # every round extracts into a fresh cache folder (a miss).
+        for rnd in range(args.repeats):
+            t0 = time.perf_counter()
+            ref = naive(folder, texts)
+            times["naive"].append(time.perf_counter() - t0)
+            f32 = timed_extract("f32", f"{cache}/r{rnd}")
+            if args.unpacked:
+                with unpacked_engine():
+                    timed_extract("f32_unpacked", f"{cache}/u{rnd}")
+            bf = timed_extract("bf", f"{cache}/r{rnd}", dtype="bf16")
         n_tok = f32.manifest["summary"]["n_tokens"]
         diff = max(float(np.abs(f32.layer(l)[f32.rows(t)] - ref[t][l]).max())
                    for t in range(len(texts)) for l in f32.layers)
         rel = max(float(np.abs(f32.layer(l)[f32.rows(t)] - ref[t][l]).max() / np.abs(ref[t][l]).max())
                   for t in range(len(texts)) for l in f32.layers)
-
-        t0 = time.perf_counter()
-        bf = extract(source, texts, dtype="bf16", store_dtype="float32", cache_dir=cache, progress=False)
-        t_bf = time.perf_counter() - t0
         bf_err = max(float(np.abs(np.asarray(bf.layer(l)) - np.asarray(f32.layer(l))).max()) for l in f32.layers)
         bf_rel = max(float(np.linalg.norm(np.asarray(bf.layer(l)) - np.asarray(f32.layer(l)))
                            / np.linalg.norm(np.asarray(f32.layer(l)))) for l in f32.layers)
 
         t0 = time.perf_counter()
-        again = extract(source, texts, store_dtype="float32", cache_dir=cache, progress=False)
+        again = extract(source, texts, store_dtype="float32", cache_dir=f"{cache}/r{args.repeats - 1}",
+                        progress=False)
         t_hit = time.perf_counter() - t0
         assert again.path == f32.path
+    if args.repeats > 1:
+        print("seconds per round: " + "; ".join(f"{k} " + " ".join(f"{t:.2f}" for t in v)
+                                                 for k, v in times.items() if v))
+    t_naive, t_f32, t_bf = (float(np.median(times[k])) for k in ("naive", "f32", "bf"))
 
     flops = forward_flops(folder, texts)
     peak = gemm_peak(args.threads)
@@ -199,6 +237,10 @@ def speed_rows(args) -> list[dict]:
                      speedup=t_naive / t_f32,
                      check=f"max|diff| vs naive {diff:.1e} (goal < 1e-4)" if args.speed_model == "minilm" else
                      f"max|diff| vs naive {diff:.1e} = {rel:.1e} of the layer's max |h| (goal < 1e-4)"))
+    if args.unpacked:
+        t_unp = float(np.median(times["f32_unpacked"]))
+        rows.append(dict(run="probekit float32, linears not packed", seconds=t_unp, tokens_per_s=n_tok / t_unp,
+                         speedup=t_naive / t_unp, check=f"packed is {t_unp / t_f32:.3f}x faster"))
     rows.append(dict(run="probekit bf16", seconds=t_bf, tokens_per_s=n_tok / t_bf, speedup=t_naive / t_bf,
                      check=f"vs float32: max|diff| {bf_err:.3f}, rel. Frobenius {bf_rel:.4f}"))
     rows.append(dict(run="cached re-run (hit)", seconds=t_hit, tokens_per_s=n_tok / t_hit,

@@ -37,6 +37,7 @@ from probekit.errors import ConfigError, ProbekitError
 from probekit.extract import models as M
 from probekit.extract.align import (TextDigest, Tokenized, Window, iter_words, plan_windows, tokenize,
                                     word_token_ranges)
+from probekit.extract.packed import packed_linears
 from probekit.extract.reps import LayerReps
 
 # Bump by hand whenever a change alters extracted values or the entry layout.
@@ -321,7 +322,7 @@ class _Run:
         self.stats = dict(zero_subword_words=0, empty_texts=int((tok.n_words == 0).sum()),
                           untokenizable_texts=int(no_tokens.sum()),
                           windowed_texts=0, windows=0, fp16_overflow_values=0, resumed_texts=0,
-                          world_size=world)
+                          world_size=world, packed_linears=0)
 
     # ---- files
     def _files(self) -> list[tuple[str, tuple[int, int]]]:
@@ -459,7 +460,8 @@ class _Run:
                    disable=not self.progress or len(u_len) == 0)
         since = 0
         try:
-            with torch.inference_mode():
+            with torch.inference_mode(), packed_linears(self.model, rows=self.budget) as n_packed:
+                self.stats["packed_linears"] = n_packed
                 for number, units in enumerate(self._batches(u_len, order), start=1):
                     self._run_batch([self._window(int(u_text[u]), int(u_k[u])) for u in units])
                     if self.device == "cpu" and number % 8 == 0:  # ~1% of the time, vs 8% each batch
