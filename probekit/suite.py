@@ -73,7 +73,9 @@ REPORT_KEYS = {"title": None}
 BASELINE_KEYS = {"random_weights": False, "random_seed": 0}
 # [transfer]: a chain of stages (probekit.transfer.chain) whose checkpoints become models of the
 # suite: model "<name>-<stage>", shown as model <name>, checkpoint <stage>. `out` is relative to
-# the suite file, as for `probekit transfer SUITE`, so both commands share the checkpoints.
+# the suite file, as for `probekit transfer SUITE`, so both commands share the checkpoints; so is a
+# stage's `from` folder; its data files (corpus, vocab_also, task and extra_eval files) are relative
+# to data.root where set (so --set data.root moves them with the [tasks] files).
 # `tasks`: the suite tasks its checkpoints are probed on ("all", or a list of task names).
 TRANSFER_KEYS = {"name": "transfer", "out": "runs/transfer", "layers": "all", "tasks": "all", "probes": "all",
                  "stages": []}
@@ -783,12 +785,14 @@ def check_suite(suite: Suite) -> list[str]:
 
 
 def _check_transfer(suite: Suite) -> list[str]:
-    """``from`` models and corpus files of the ``[transfer]`` stages exist."""
+    """``from`` models (relative to the suite file) and corpus files (relative to ``data.root``
+    where set) of the ``[transfer]`` stages exist."""
     from probekit.errors import ProbekitError
     from probekit.extract.models import resolve_model
 
     transfer = suite.config.get("transfer") or {}
     base = suite.path.parent.resolve() if suite.path else Path.cwd()
+    data = Path(suite.config["data"]["root"]) if suite.config["data"]["root"] else base
     names = [st["name"] for st in transfer.get("stages", [])]
     problems = []
     for i, st in enumerate(transfer.get("stages", [])):
@@ -801,9 +805,9 @@ def _check_transfer(suite: Suite) -> list[str]:
         for key in ("corpus", "vocab_also"):
             specs = st.get(key) or []
             for spec in [specs] if isinstance(specs, str) else specs:
-                if not str(spec).startswith("synthetic:") and not (base / spec).exists():
+                if not str(spec).startswith("synthetic:") and not (data / spec).exists():
                     problems.append(f"{suite.where('transfer', 'stages', i, key)}: stage {st['name']!r}: {key} "
-                                    f"{base / spec} not found (a text file, a folder of .txt, or synthetic:DOMAIN:N)")
+                                    f"{data / spec} not found (a text file, a folder of .txt, or synthetic:DOMAIN:N)")
     return problems
 
 
@@ -1042,7 +1046,7 @@ def run_transfer(suite: Suite) -> dict:
     stages = [{k: v for k, v in st.items() if k not in SUITE_STAGE_KEYS} for st in transfer["stages"]]
     base = suite.path.parent.resolve() if suite.path else Path.cwd()
     try:
-        return run_chain(stages, transfer["out"], base=base)
+        return run_chain(stages, transfer["out"], base=base, data_root=suite.config["data"]["root"])
     except Exception as err:
         names = [st["name"] for st in stages]
         failed = next((i for i, n in enumerate(names) if not stage_complete(Path(transfer["out"]) / n)), 0)

@@ -7,7 +7,7 @@ import pytest
 
 import probekit.run_probes
 from probekit.cli import main
-from probekit.errors import ConfigError
+from probekit.errors import ConfigError, DataFormatError
 from probekit.suite import load_suite
 from probekit.transfer.chain import format_init_comparison, init_comparisons
 from probekit.transfer.lineage import read_record
@@ -175,3 +175,41 @@ def test_init_comparisons_pair_arms_by_seed():
         "over 2 paired seeds; pre-trained better in 1 of 2 (gain +0.050 +- 0.354).")
     changed = [dict(st, train={"steps": 20, "seed": 1}) if st["name"] == "r1" else st for st in stages]
     assert init_comparisons(changed, metrics)[0]["seeds"] == [0]  # other settings: not an arm of the pair
+
+
+def test_stage_data_files_follow_data_root_and_models_the_suite_file(tmp_path, monkeypatch):
+    """A stage's corpus and task files are read from data.root (moved by --set data.root), its
+    `from` folder from the suite file's folder."""
+    from probekit.extract.tiny import save_tiny
+    from probekit.suite import run_transfer
+    from probekit.transfer import chain
+
+    save_tiny("bert", tmp_path / "suite" / "models" / "tiny")
+    data = tmp_path / "elsewhere"
+    (data / "tb").mkdir(parents=True)
+    rows = [f"{i}\t{w}\t_\t{p}\t_\t_\t{h}\t{r}\t_\t_" for i, (w, p, h, r) in
+            enumerate([("the", "DET", 2, "det"), ("cat", "NOUN", 3, "nsubj"), ("sat", "VERB", 0, "root")], 1)]
+    (data / "tb" / "t.conllu").write_text(("\n".join(rows) + "\n\n") * 6)
+    (data / "tb" / "text.txt").write_text("the cat sat\n" * 20)
+    suite_file = tmp_path / "suite" / "s.toml"
+    suite_file.write_text(
+        'name = "s"\n[data]\nroot = "../nowhere"\n[[tasks]]\nname = "pos"\ntrain = "tb/t.conllu"\neval = "tb/t.conllu"\n'
+        '[transfer]\nout = "runs"\n[[transfer.stages]]\nname = "ft"\nkind = "finetune"\nfrom = "models/tiny"\n'
+        'tasks = ["upos:tb/t.conllu,tb/t.conllu,tb/t.conllu"]\nextra_eval = ["upos:test_xx=tb/t.conllu"]\n'
+        'train = { steps = 1, batch_size = 4 }\n')
+    seen = {}
+    real_parse = chain.parse_task
+
+    def spy(spec, seed=0):
+        seen["task"] = spec
+        return real_parse(spec, seed=seed)
+
+    monkeypatch.setattr(chain, "parse_task", spy)
+    suite = load_suite(suite_file, overrides=[f"data.root={data}"])
+    rec = run_transfer(suite)["ft"]
+    assert seen["task"].split(":", 1)[1].split(",")[0] == str(data.resolve() / "tb" / "t.conllu")
+    assert "upos.test_xx.accuracy" in rec["metrics"]
+    # the transfer verb reads the suite's own data.root, or --data-root
+    with pytest.raises(DataFormatError, match="nowhere"):
+        chain.run_suite_transfer(suite_file, out=tmp_path / "other")
+    assert "ft" in chain.run_suite_transfer(suite_file, out=tmp_path / "other", data_root=data)

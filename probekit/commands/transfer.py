@@ -121,7 +121,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
         args.suite = DEMO_SUITE
     if args.suite is None:
         raise ConfigError("give a suite file with a [transfer] section, or --demo (probes/demo.toml)")
-    result = chain.run_suite_transfer(args.suite, out=args.out)
+    result = chain.run_suite_transfer(args.suite, out=args.out, data_root=args.data_root)
     print(json.dumps(result, indent=2, default=str))
     stages = load_toml(args.suite)["transfer"]["stages"]
     for comparison in chain.init_comparisons(stages, {k: v["metrics"] or {} for k, v in result.items()}):
@@ -198,4 +198,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("suite", type=Path, nargs="?", help="suite TOML with a [transfer] section")
     p.add_argument("--demo", action="store_true", help="the demo suite's chain (probes/demo.toml)")
     p.add_argument("--out", type=Path, help="output root (default: the suite's transfer.out)")
+    p.add_argument("--data-root", type=Path, help="read the stages' relative data files (corpora, task and "
+                   "extra_eval files) from here (default: the suite's data.root, else the suite's folder); "
+                   "probekit run takes --set data.root=DIR")
     p.set_defaults(func=cmd_transfer)

@@ -144,7 +144,7 @@ def parse_task(spec: str, *, seed: int = 0) -> FinetuneTask:
 
 
 def _files_relative_to(spec: str, base: Path) -> str:
-    """A CoNLL-U task spec with its relative files read from ``base`` (the suite file's folder)."""
+    """A CoNLL-U task spec with its relative files read from ``base`` (the suite's data root)."""
     kind, _, rest = spec.partition(":")
     if kind not in CONLLU_TASKS:
         return spec
@@ -196,13 +196,20 @@ def vocab_texts(specs: str | list[str] | None, base: str | Path = ".", seed: int
     return [t for spec in specs for t in read_texts(_corpus(spec, Path(base), seed))] or None
 
 
-def run_chain(stages: list[dict[str, Any]], out: str | Path, *, base: str | Path = ".") -> dict[str, dict[str, Any]]:
-    """Run ``stages`` (dicts as in the module docstring) in order; returns name -> lineage record."""
+def run_chain(stages: list[dict[str, Any]], out: str | Path, *, base: str | Path = ".",
+              data_root: str | Path | None = None) -> dict[str, dict[str, Any]]:
+    """Run ``stages`` (dicts as in the module docstring) in order; returns name -> lineage record.
+
+    Relative model folders (``from``) are read from ``base`` (the suite file's folder); relative
+    data files (``corpus``, ``vocab_also``, the files of ``tasks`` and ``extra_eval``) from
+    ``data_root`` (the suite's ``data.root``) where given, else from ``base`` too.
+    """
     from probekit.transfer.adapt import adapt
     from probekit.transfer.finetune import finetune
     from probekit.transfer.pretrain import OBJECTIVES, ModelConfig, pretrain
 
     out, base = Path(out), Path(base)
+    data = Path(data_root) if data_root is not None else base
     done: dict[str, dict[str, Any]] = {}
     for i, st in enumerate(stages):
         unknown = set(st) - STAGE_KEYS
@@ -228,19 +235,19 @@ def run_chain(stages: list[dict[str, Any]], out: str | Path, *, base: str | Path
             sizes = {k: st[k] for k in ("layers", "hidden", "heads", "intermediate", "dropout") if k in st}
             model = dataclasses.replace(ModelConfig.from_size(st.get("size", "small"), arch=OBJECTIVES[objective],
                                                               max_len=max(128, st.get("seq_len", 128))), **sizes)
-            rec = pretrain(_corpus(st["corpus"], base, train.seed, st.get("interleave", False)), target, objective=objective, model=model,
+            rec = pretrain(_corpus(st["corpus"], data, train.seed, st.get("interleave", False)), target, objective=objective, model=model,
                            train=train, seq_len=st.get("seq_len", 128), vocab_size=st.get("vocab_size", 8000),
-                           vocab_texts=vocab_texts(st.get("vocab_also"), base, train.seed))
+                           vocab_texts=vocab_texts(st.get("vocab_also"), data, train.seed))
         elif st["kind"] == "adapt":
-            rec = adapt(parent, _corpus(st["corpus"], base, train.seed, st.get("interleave", False)), target, stage=st.get("stage", "dapt"),
+            rec = adapt(parent, _corpus(st["corpus"], data, train.seed, st.get("interleave", False)), target, stage=st.get("stage", "dapt"),
                         train=train, seq_len=st.get("seq_len", 128), objective=st.get("objective"))
         else:
-            tasks = [parse_task(_files_relative_to(t, base), seed=train.seed) for t in st.get("tasks", [])]
+            tasks = [parse_task(_files_relative_to(t, data), seed=train.seed) for t in st.get("tasks", [])]
             by_name = {t.name: t for t in tasks}
             for spec in st.get("extra_eval", []):  # zero-shot splits: "pos-en:test_sov=synthetic:general@sov:500"
                 left, _, source = spec.partition("=")
                 if source and not source.startswith("synthetic:") and not Path(source).is_absolute():
-                    spec = f"{left}={base / source}"
+                    spec = f"{left}={data / source}"
                 name, split, sents = parse_extra_eval(spec, by_name)
                 by_name[name].extra_eval[split] = sents
             rec = finetune(parent, tasks, target, mode=st.get("mode", "full"), init=st.get("init", "pretrained"),
@@ -249,18 +256,24 @@ def run_chain(stages: list[dict[str, Any]], out: str | Path, *, base: str | Path
     return done
 
 
-def run_suite_transfer(suite: str | Path, out: str | Path | None = None) -> dict[str, dict[str, Any]]:
+def run_suite_transfer(suite: str | Path, out: str | Path | None = None,
+                       data_root: str | Path | None = None) -> dict[str, dict[str, Any]]:
     """Run the ``[transfer]`` section of a suite TOML file (a transfer-only suite needs no
-    models or tasks, so the section is read here rather than through ``probekit.suite``)."""
+    models or tasks, so the section is read here rather than through ``probekit.suite``).
+    Data files are read from ``data_root``, else from the suite's ``[data] root``, else
+    relative to the suite file."""
     suite = Path(suite)
-    section = load_toml(suite).get("transfer") or {}
+    raw = load_toml(suite)
+    section = raw.get("transfer") or {}
+    if data_root is None and (raw.get("data") or {}).get("root") is not None:
+        data_root = suite.parent / raw["data"]["root"]
     if not section.get("stages"):
         raise ConfigError(f"{suite}: no [[transfer.stages]] declared")
     root = Path(out) if out else suite.parent / section.get("out", "runs/transfer")
     # `probe`/`probe_intermediate` (which checkpoints `probekit run` probes) are the suite runner's keys
     stages = [{k: v for k, v in st.items() if k not in ("probe", "probe_intermediate")} for st in section["stages"]]
     return {k: {"metrics": v.get("metrics"), "steps": v.get("steps")}
-            for k, v in run_chain(stages, root, base=suite.parent).items()}
+            for k, v in run_chain(stages, root, base=suite.parent, data_root=data_root).items()}
 
 
 # ------------------------------------------------------- what pre-training buys: paired arms
