@@ -102,3 +102,21 @@ def test_sentences_without_heads_are_refused(tiny_gpt2, tmp_path):
     task = FinetuneTask("deps", "deps", sents, test=bare, label_key="deprels")
     with pytest.raises(ProbekitError, match="split 'test' has no 'deprels' annotation or no heads"):
         finetune(tiny_gpt2, task, tmp_path / "ft", train=TrainConfig(steps=1, batch_size=4))
+
+
+@pytest.mark.slow
+def test_ud_deps_on_a_treebank_with_universal_relations(real_data, tmp_path):
+    """``ud-deps:`` reads heads and universal relations (subtypes dropped) from CoNLL-U; a
+    BERT's head reads each word's first piece."""
+    from probekit.extract.tiny import save_tiny
+    from probekit.transfer.chain import _files_relative_to, parse_task
+
+    gsd = "ud-french-gsd/fr_gsd-ud-test.conllu"
+    task = parse_task(_files_relative_to(f"ud-deps:{gsd}", real_data))
+    assert (task.name, task.kind, task.label_key) == ("ud-deps", "deps", "udeprels")
+    assert not any(":" in lab for lab in task.label_set()) and "nsubj" in task.label_set()
+    task.train, task.dev = task.train[:40], task.train[40:60]
+    rec = finetune(save_tiny("bert", tmp_path / "bert"), task, tmp_path / "ft", max_len=64,
+                   train=TrainConfig(steps=3, batch_size=8))
+    assert 0 <= rec["metrics"]["ud-deps.dev.las"] <= rec["metrics"]["ud-deps.dev.uas"] <= 1
+    assert "word_piece" not in rec["config"]
