@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 
 import pytest
-import torch
 
 from probekit.data.records import Sentence
 from probekit.errors import ConfigError, ProbekitError
@@ -13,12 +12,7 @@ from probekit.transfer.finetune import FinetuneTask, finetune
 from probekit.transfer.trainer import TrainConfig
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
