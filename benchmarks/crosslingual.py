@@ -85,7 +85,7 @@ def stages(anchors: str, seed: int, recipe: dict, n_lm: int = 10000, n_task: int
                      "warmup": 0.1, "seed": seed}}
     if recipe["interleave"]:  # each sentence beside its translations (same seed: same trees)
         pre["interleave"] = True
-    suffix = "-".join(([] if task == "pos" else [task]) + ([recipe_tag(recipe, "ft")] if recipe_tag(recipe, "ft") else []))
+    suffix = "-".join(part for part in ("" if task == "pos" else task, recipe_tag(recipe, "ft")) if part)
     fts = [{"name": f"ft-{init}" + (f"-{suffix}" if suffix else ""), "kind": "finetune",
             "from": pretrained or "pretrain", "init": init, "mode": recipe["ft_mode"],
             "tasks": [f"{TASKS[k][0]}:general@en{opts}:{n_task}" for k in kinds],
@@ -109,12 +109,11 @@ def recipe_tag(recipe: dict, part: str = "all") -> str:
 def run_unit(setting: str, anchors: str, seed: int, recipe: dict, args) -> dict:
     from probekit.transfer.chain import run_chain
 
-    out = Path(args.out) / (Path(args.pretrained).name if args.pretrained else recipe_tag(recipe, "lm")) / f"{setting}-s{seed}"
+    pretrained = args.pretrained and str(Path(args.pretrained).resolve())
+    out = Path(args.out) / (Path(pretrained).name if pretrained else recipe_tag(recipe, "lm")) / f"{setting}-s{seed}"
     row = {"setting": setting, "anchors": anchors, "seed": seed, "recipe": recipe,
-           **({"task": args.task} if args.task != "pos" else {}),
-           **({"pretrained": str(Path(args.pretrained).resolve())} if args.pretrained else {})}
-    for stage in stages(anchors, seed, recipe, args.n_lm, args.n_task, args.task,
-                        args.pretrained and str(Path(args.pretrained).resolve())):
+           **({"task": args.task} if args.task != "pos" else {}), **({"pretrained": pretrained} if pretrained else {})}
+    for stage in stages(anchors, seed, recipe, args.n_lm, args.n_task, args.task, pretrained):
         t0 = time.time()
         rec = run_chain([stage], out, base=out)[stage["name"]]  # "from": the folder beside it
         m = rec["metrics"]
@@ -250,9 +249,9 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for seed in args.seeds:
         for name, anchors in settings.items():
+            key = (name, anchors, seed, recipe, args.task, args.pretrained and str(Path(args.pretrained).resolve()))
             prev = [r for r in done if (r["setting"], r["anchors"], r["seed"], r.get("recipe"), r.get("task", "pos"),
-                                        r.get("pretrained")) == (name, anchors, seed, recipe, args.task,
-                                                                 args.pretrained and str(Path(args.pretrained).resolve()))]
+                                        r.get("pretrained")) == key]
             if prev:
                 rows.append(prev[-1])
                 continue
