@@ -5,8 +5,8 @@ One :class:`MultiTaskModel` covers the single-task and the multi-task case: an H
 token vectors (the ``[CLS]`` vector of a model pre-trained with MLM alone is never trained);
 token heads read the first sub-word of each word, or its last one in a causal (left-to-right)
 model, where only the last has seen the whole word. Dependency heads (:class:`BiaffineDeps`)
-read the same sub-word of each word and score every word pair. ``mode="frozen"`` trains the heads only on the
-fixed encoder (feature extraction). The saved stage folder is a standard HF checkpoint of the
+read the same sub-word of each word and score every word pair. ``mode="frozen"`` trains the
+heads only on the fixed encoder (feature extraction). The saved stage folder is a standard HF checkpoint of the
 encoder (``AutoModel.from_pretrained`` loads it, so probing works unchanged) plus
 ``heads.safetensors`` and the label sets in ``probekit.json``.
 
