@@ -20,6 +20,14 @@ transfer; probekit.crosslingual) of every finished pre-trained model and of its 
     .venv/bin/python benchmarks/crosslingual.py --recipe clm --settings none anchors \
         --seeds 0 1 2 --out runs/xling-bench --curves
 
+``--task deps`` fine-tunes a dependency head instead of POS (UAS/LAS), ``--task pos+deps`` both
+at once on one encoder; ``--pretrained PATH`` fine-tunes every seed from that one model (the
+seed then varies the fine-tuning only, as in ``probes/crosslingual.toml``) instead of
+pre-training one per seed:
+
+    .venv/bin/python benchmarks/crosslingual.py --settings anchors --seeds 0 1 2 --task pos+deps \
+        --pretrained runs/crosslingual/pretrain --out runs/xling-deps
+
 Settings are names from SETTINGS or ``name=ANCHORS`` (generator option syntax, e.g.
 ``cog=cognates=0.5``). A recipe is a name from RECIPES, changed by the ``--lm-*`` / ``--ft-*``
 options; each recipe gets its own folder under OUT, finished stages are skipped by fingerprint
@@ -54,12 +62,21 @@ RECIPES = {
 }
 
 
-def stages(anchors: str, seed: int, recipe: dict, n_lm: int = 10000, n_task: int = 1000) -> list[dict]:
-    """The chain of one unit: pre-training on en + sov + vos, then English POS fine-tuning from
-    the pre-trained weights and from random init, scored zero-shot on sov and vos."""
+TASKS = {"pos": ("synthetic-pos", "pos-en", ("accuracy",)), "deps": ("synthetic-deps", "deps-en", ("uas", "las"))}
+
+
+def stages(anchors: str, seed: int, recipe: dict, n_lm: int = 10000, n_task: int = 1000, task: str = "pos",
+           pretrained: str | None = None) -> list[dict]:
+    """The chain of one unit: pre-training on en + sov + vos (or the model ``pretrained``), then
+    English fine-tuning of ``task`` (``pos``, ``deps`` or ``pos+deps``) from the pre-trained
+    weights and from random init, scored zero-shot on sov and vos. The run ends on the best
+    English dev score of the first task (POS accuracy, or LAS)."""
     opts = f"+{anchors}" if anchors else ""
+    kinds = task.split("+")
+    first = TASKS[kinds[0]]
     ft_train = {"steps": recipe["ft_steps"], "batch_size": recipe["ft_batch"], "lr": recipe["ft_lr"], "warmup": 0.1,
-                "eval_every": max(1, recipe["ft_steps"] // 5), "keep_best": "pos-en.dev.accuracy", "seed": seed}
+                "eval_every": max(1, recipe["ft_steps"] // 5), "keep_best": f"{first[1]}.dev.{first[2][-1]}",
+                "seed": seed}
     pre = {"name": "pretrain", "kind": "pretrain", "objective": recipe["objective"],
            "corpus": [f"synthetic:general@{lang}{opts}:{n_lm}" for lang in LANGS],
            "size": "mini", "layers": recipe["layers"], "dropout": 0.0, "seq_len": 64,
@@ -68,12 +85,14 @@ def stages(anchors: str, seed: int, recipe: dict, n_lm: int = 10000, n_task: int
                      "warmup": 0.1, "seed": seed}}
     if recipe["interleave"]:  # each sentence beside its translations (same seed: same trees)
         pre["interleave"] = True
-    suffix = recipe_tag(recipe, "ft")
-    fts = [{"name": f"ft-{init}" + (f"-{suffix}" if suffix else ""), "kind": "finetune", "from": "pretrain", "init": init, "mode": recipe["ft_mode"],
-            "tasks": [f"synthetic-pos:general@en{opts}:{n_task}"],
-            "extra_eval": [f"pos-en:test_{lang}=synthetic:general@{lang}{opts}:500" for lang in LANGS[1:]],
+    suffix = "-".join(part for part in ("" if task == "pos" else task, recipe_tag(recipe, "ft")) if part)
+    fts = [{"name": f"ft-{init}" + (f"-{suffix}" if suffix else ""), "kind": "finetune",
+            "from": pretrained or "pretrain", "init": init, "mode": recipe["ft_mode"],
+            "tasks": [f"{TASKS[k][0]}:general@en{opts}:{n_task}" for k in kinds],
+            "extra_eval": [f"{TASKS[k][1]}:test_{lang}=synthetic:general@{lang}{opts}:500"
+                           for k in kinds for lang in LANGS[1:]],
             "max_len": 64, "train": ft_train} for init in ("pretrained", "random")]
-    return [pre, *fts]
+    return [*([] if pretrained else [pre]), *fts]
 
 
 def recipe_tag(recipe: dict, part: str = "all") -> str:
@@ -90,9 +109,11 @@ def recipe_tag(recipe: dict, part: str = "all") -> str:
 def run_unit(setting: str, anchors: str, seed: int, recipe: dict, args) -> dict:
     from probekit.transfer.chain import run_chain
 
-    out = Path(args.out) / recipe_tag(recipe, "lm") / f"{setting}-s{seed}"
-    row = {"setting": setting, "anchors": anchors, "seed": seed, "recipe": recipe}
-    for stage in stages(anchors, seed, recipe, args.n_lm, args.n_task):
+    pretrained = args.pretrained and str(Path(args.pretrained).resolve())
+    out = Path(args.out) / (Path(pretrained).name if pretrained else recipe_tag(recipe, "lm")) / f"{setting}-s{seed}"
+    row = {"setting": setting, "anchors": anchors, "seed": seed, "recipe": recipe,
+           **({"task": args.task} if args.task != "pos" else {}), **({"pretrained": pretrained} if pretrained else {})}
+    for stage in stages(anchors, seed, recipe, args.n_lm, args.n_task, args.task, pretrained):
         t0 = time.time()
         rec = run_chain([stage], out, base=out)[stage["name"]]  # "from": the folder beside it
         m = rec["metrics"]
@@ -102,8 +123,13 @@ def run_unit(setting: str, anchors: str, seed: int, recipe: dict, args) -> dict:
             continue
         init = stage["init"]
         row[f"{init}_seconds"] = row.pop(f"{stage['name']}_seconds")
-        for split, lang in (("test", "en"), ("test_sov", "sov"), ("test_vos", "vos")):
-            row[f"{init}_{lang}"] = m[f"pos-en.{split}.accuracy"]
+        row[f"{init}_best_step"] = m.get("best_step")
+        for kind in args.task.split("+"):
+            _, name, scores = TASKS[kind]
+            for score in scores:  # POS accuracy keeps its old key, {init}_{lang}
+                key = "" if score == "accuracy" else f"_{score}"
+                for split, lang in (("test", "en"), ("test_sov", "sov"), ("test_vos", "vos")):
+                    row[f"{init}_{lang}{key}"] = m[f"{name}.{split}.{score}"]
     return row
 
 
@@ -154,7 +180,9 @@ def curve_table(frame) -> str:
     return "\n".join(lines)
 
 
-def table(rows: list[dict]) -> str:
+def table(rows: list[dict], score: str = "") -> str:
+    """Mean +- sd over seeds per (recipe, setting); ``score``: the row keys' suffix (``""``: POS
+    accuracy, ``"_uas"`` / ``"_las"``)."""
     def ms(xs):
         return f"{statistics.mean(xs):.3f} +- {statistics.stdev(xs):.3f}" if len(xs) > 1 else f"{xs[0]:.3f}"
 
@@ -164,13 +192,13 @@ def table(rows: list[dict]) -> str:
     for tag, setting in dict.fromkeys((recipe_tag(r["recipe"]), r["setting"]) for r in rows):
         rs = [r for r in rows if (recipe_tag(r["recipe"]), r["setting"]) == (tag, setting)]
         cells = [tag, f"{setting} (`{rs[0]['anchors'] or 'defaults'}`)", str(len(rs)),
-                 ms([r["lm_loss"] for r in rs]),
-                 f"{ms([r['pretrained_en'] for r in rs])} / {ms([r['random_en'] for r in rs])}"]
+                 ms([r["lm_loss"] for r in rs]) if "lm_loss" in rs[0] else "-",
+                 f"{ms([r[f'pretrained_en{score}'] for r in rs])} / {ms([r[f'random_en{score}'] for r in rs])}"]
         wins = []
         for lang in ("sov", "vos"):
-            gain = [r[f"pretrained_{lang}"] - r[f"random_{lang}"] for r in rs]
-            cells.append(f"{ms([r[f'pretrained_{lang}'] for r in rs])} / {ms([r[f'random_{lang}'] for r in rs])} / "
-                         f"**{ms(gain)}**")
+            a, b = [r[f"pretrained_{lang}{score}"] for r in rs], [r[f"random_{lang}{score}"] for r in rs]
+            gain = [x - y for x, y in zip(a, b)]
+            cells.append(f"{ms(a)} / {ms(b)} / **{ms(gain)}**")
             wins.append(f"{sum(g > 0 for g in gain)}/{len(gain)}")
         cells.append(", ".join(wins))
         lines.append("| " + " | ".join(cells) + " |")
@@ -186,7 +214,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--out", default="runs/xling-bench")
     ap.add_argument("--n-lm", type=int, default=10000, help="pre-training sentences per language")
-    ap.add_argument("--n-task", type=int, default=1000, help="English POS training sentences")
+    ap.add_argument("--n-task", type=int, default=1000, help="English training sentences")
+    ap.add_argument("--task", choices=["pos", "deps", "pos+deps", "deps+pos"], default="pos",
+                    help="fine-tuning task(s): POS tagging, a dependency head, or both on one encoder")
+    ap.add_argument("--pretrained", help="fine-tune every seed from this model (no pre-training)")
     for key, kind in (("layers", int), ("vocab_size", int), ("lm_steps", int), ("lm_batch", int), ("lm_lr", float),
                       ("ft_steps", int), ("ft_batch", int), ("ft_lr", float), ("ft_mode", str)):
         ap.add_argument("--" + key.replace("_", "-"), type=kind, help="overrides the recipe's value")
@@ -218,7 +249,9 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for seed in args.seeds:
         for name, anchors in settings.items():
-            prev = [r for r in done if (r["setting"], r["anchors"], r["seed"], r.get("recipe")) == (name, anchors, seed, recipe)]
+            key = (name, anchors, seed, recipe, args.task, args.pretrained and str(Path(args.pretrained).resolve()))
+            prev = [r for r in done if (r["setting"], r["anchors"], r["seed"], r.get("recipe"), r.get("task", "pos"),
+                                        r.get("pretrained")) == key]
             if prev:
                 rows.append(prev[-1])
                 continue
@@ -227,8 +260,10 @@ def main(argv: list[str] | None = None) -> None:
             with results.open("a") as f:
                 f.write(json.dumps(row) + "\n")
             rows.append(row)
-    print("\nPOS accuracy, fine-tuned on English only; mean +- sd over data seeds\n")
-    print(table(rows))
+    for kind in args.task.split("+"):
+        for score in TASKS[kind][2]:
+            print(f"\n{kind} {score}, fine-tuned on English only; mean +- sd over seeds\n")
+            print(table(rows, "" if score == "accuracy" else f"_{score}"))
 
 
 if __name__ == "__main__":

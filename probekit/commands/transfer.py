@@ -170,7 +170,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("finetune", help="fine-tune sequence/token classification heads (multi-task)",
                               description="Stage 2: one head per --task on a shared encoder. Task specs: "
                               "downstream:DOMAIN[@LANG][:N] (generator sentence task), or "
-                              "upos:TRAIN.conllu[,DEV.conllu[,TEST.conllu]] (token task; also xpos, udeprel). Example: "
+                              "upos:TRAIN.conllu[,DEV.conllu[,TEST.conllu]] (token task; also xpos, udeprel), or dependency "
+                              "parsing (UAS/LAS): synthetic-deps:DOMAIN[@LANG][:N], ud-deps:TRAIN.conllu[,DEV[,TEST]]. Example: "
                               "probekit finetune runs/dapt-biomed --task downstream:biomed --out runs/ft-biomed")
     p.add_argument("checkpoint", help="parent model: a folder, 'minilm', pkg:<package>/<folder> or a "
                    "model id in the local Hugging Face cache")

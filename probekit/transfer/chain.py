@@ -52,8 +52,9 @@ from probekit.transfer.finetune import FinetuneTask
 from probekit.transfer.steps import arm_key
 from probekit.transfer.trainer import TrainConfig
 
-# CoNLL-U token tasks of fine-tuning: spec kind -> Sentence attribute with the labels
-CONLLU_TASKS = {"upos": "upos", "xpos": "xpos", "udeprel": "udeprels"}
+# CoNLL-U tasks of fine-tuning: spec kind -> Sentence attribute with the labels (ud-deps: heads
+# and universal relations)
+CONLLU_TASKS = {"upos": "upos", "xpos": "xpos", "udeprel": "udeprels", "ud-deps": "udeprels"}
 STAGE_KEYS = {"name", "kind", "from", "corpus", "vocab_also", "objective", "size", "seq_len", "vocab_size", "train",
               "stage", "tasks", "mode", "init", "max_len", "layers", "hidden", "heads", "intermediate", "dropout",
               "extra_eval", "interleave"}
@@ -115,6 +116,10 @@ def parse_task(spec: str, *, seed: int = 0) -> FinetuneTask:
     * ``upos:TRAIN[,DEV[,TEST]]`` / ``xpos:...`` / ``udeprel:...``: token task from CoNLL-U
       files; ``udeprel`` tags each word with its universal relation (subtype dropped, the labels
       two languages' treebanks share).
+    * ``synthetic-deps:DOMAIN[@LANG][:N[,DEV,TEST]]``: dependency parsing (each word's head and
+      relation) of the sentences ``synthetic-pos`` with the same spec and seed tags;
+      ``ud-deps:TRAIN[,DEV[,TEST]]``: the same from CoNLL-U files, universal relations. Metrics
+      ``uas`` and ``las`` (:class:`~probekit.transfer.finetune.BiaffineDeps`).
     """
     kind, _, rest = spec.partition(":")
     if kind == "downstream":
@@ -138,9 +143,13 @@ def parse_task(spec: str, *, seed: int = 0) -> FinetuneTask:
         if not files:
             raise ConfigError(f"task spec {spec!r}: expected {kind}:TRAIN.conllu[,DEV.conllu[,TEST.conllu]]")
         splits = [list(read_conllu(f)) for f in files] + [[]] * (3 - len(files))
-        return FinetuneTask(kind, "token", *splits[:3], label_key=CONLLU_TASKS[kind])
+        return FinetuneTask(kind, "deps" if kind == "ud-deps" else "token", *splits[:3], label_key=CONLLU_TASKS[kind])
+    if kind == "synthetic-deps":
+        _, lang, _, _ = _task_sizes(spec, rest)  # (its errors name synthetic-deps)
+        pos = parse_task(f"synthetic-pos:{rest}", seed=seed)
+        return FinetuneTask(f"deps-{lang}", "deps", pos.train, pos.dev, pos.test, label_key="deprels")
     raise ConfigError(f"unknown task spec {spec!r}; expected downstream:DOMAIN, synthetic-pos:DOMAIN@LANG, "
-                      "upos:TRAIN[,DEV[,TEST]], xpos:... or udeprel:...")
+                      "synthetic-deps:DOMAIN@LANG, upos:TRAIN[,DEV[,TEST]], xpos:..., udeprel:... or ud-deps:...")
 
 
 def _files_relative_to(spec: str, base: Path) -> str:
@@ -278,7 +287,7 @@ def run_suite_transfer(suite: str | Path, out: str | Path | None = None,
 
 # ------------------------------------------------------- what pre-training buys: paired arms
 
-_TEST_ACCURACY = re.compile(r"\.test(_[^.]+)?\.accuracy$")
+_TEST_SCORE = re.compile(r"\.test(_[^.]+)?\.(accuracy|uas|las)$")
 
 
 def init_comparisons(stages: list[dict[str, Any]], metrics: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
@@ -295,8 +304,9 @@ def init_comparisons(stages: list[dict[str, Any]], metrics: dict[str, dict[str, 
     -------
     list of dict
         One entry per group of ``finetune`` stages that differ only in ``init`` and
-        ``train.seed``, and per test accuracy they report (``<task>.test.accuracy``, and the
-        zero-shot ``extra_eval`` splits named ``test_*``, e.g. ``pos-en.test_sov.accuracy``), with
+        ``train.seed``, and per test score they report (``<task>.test.accuracy``, or ``uas`` /
+        ``las`` of a dependency task, and the zero-shot ``extra_eval`` splits named ``test_*``,
+        e.g. ``pos-en.test_sov.accuracy``, ``deps-en.test_sov.las``), with
         ``metric``, ``parent``, ``seeds`` (those both arms ran), ``pretrained`` / ``random``
         (values per seed, in ``seeds`` order), their stage names, and ``wins`` (seeds where the
         pre-trained arm scored higher). A seed sets the fine-tuning data draw, head and batch
@@ -315,7 +325,7 @@ def init_comparisons(stages: list[dict[str, Any]], metrics: dict[str, dict[str, 
         if not seeds:
             continue
         first = next(st for st in stages if st.get("name") == pre[seeds[0]])
-        for metric in sorted(k for k in metrics[pre[seeds[0]]] if _TEST_ACCURACY.search(k)):
+        for metric in sorted(k for k in metrics[pre[seeds[0]]] if _TEST_SCORE.search(k)):
             a = [float(metrics[pre[s]][metric]) for s in seeds]
             b = [float(metrics[rnd[s]].get(metric, float("nan"))) for s in seeds]
             out.append({"metric": metric, "parent": first.get("from"), "seeds": seeds,

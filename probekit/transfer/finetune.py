@@ -1,11 +1,12 @@
-"""Stage 2: fine-tuning with sequence- and token-classification heads on a shared encoder.
+"""Stage 2: fine-tuning with sequence-, token- and dependency heads on a shared encoder.
 
 One :class:`MultiTaskModel` covers the single-task and the multi-task case: an HF encoder
-(``AutoModel``) plus one linear head per task. Sequence heads read the mean of the non-padding
+(``AutoModel``) plus one head per task. Sequence heads read the mean of the non-padding
 token vectors (the ``[CLS]`` vector of a model pre-trained with MLM alone is never trained);
 token heads read the first sub-word of each word, or its last one in a causal (left-to-right)
-model, where only the last has seen the whole word. ``mode="frozen"`` trains the heads only on the
-fixed encoder (feature extraction). The saved stage folder is a standard HF checkpoint of the
+model, where only the last has seen the whole word. Dependency heads (:class:`BiaffineDeps`)
+read the same sub-word of each word and score every word pair. ``mode="frozen"`` trains the
+heads only on the fixed encoder (feature extraction). The saved stage folder is a standard HF checkpoint of the
 encoder (``AutoModel.from_pretrained`` loads it, so probing works unchanged) plus
 ``heads.safetensors`` and the label sets in ``probekit.json``.
 
@@ -42,9 +43,10 @@ class FinetuneTask:
 
     Parameters
     ----------
-    kind : {"sequence", "token"}
+    kind : {"sequence", "token", "deps"}
         Sequence: label in ``Sentence.labels[label_key]``. Token: per-word labels in the attribute
-        ``label_key`` of :class:`~probekit.data.records.Sentence` (e.g. ``"upos"``).
+        ``label_key`` of :class:`~probekit.data.records.Sentence` (e.g. ``"upos"``). Deps: each
+        word's head (``Sentence.heads``) and relation (attribute ``label_key``, e.g. ``"deprels"``).
     extra_eval : dict
         More evaluation splits, e.g. ``{"test_fr": french_sentences}`` for zero-shot transfer.
     """
@@ -59,8 +61,8 @@ class FinetuneTask:
     gold: dict[tuple[str, str], Any] | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in ("sequence", "token"):
-            raise ConfigError(f"task {self.name}: kind {self.kind!r}, expected 'sequence' or 'token'")
+        if self.kind not in ("sequence", "token", "deps"):
+            raise ConfigError(f"task {self.name}: kind {self.kind!r}, expected 'sequence', 'token' or 'deps'")
 
     @classmethod
     def from_probing_task(cls, task: str, train: Sequence[Sentence], dev: Sequence[Sentence] = (),
@@ -117,10 +119,10 @@ class FinetuneTask:
                     f"{self.label_key!r}; fix: every sentence of train/dev/test needs one")
             return sent.labels[self.label_key]
         tags = getattr(sent, self.label_key, None)
-        if tags is None:
+        if tags is None or (self.kind == "deps" and sent.heads is None):
             raise ProbekitError(
                 f"task {self.name}: sentence {sent.id!r} of split {split!r} has no {self.label_key!r} "
-                "annotation; fix: use a split that carries this layer")
+                "annotation" + (" or no heads" if self.kind == "deps" else "") + "; fix: use a split that carries this layer")
         return list(tags)
 
     def label_set(self) -> list[str]:
@@ -134,11 +136,52 @@ class FinetuneTask:
         return sorted(seen)
 
 
+class BiaffineDeps(torch.nn.Module):
+    """Dependency head: a biaffine arc scorer and a bilinear relation classifier (Dozat & Manning
+    2017, small): each word's vector and each candidate head's (every word's, and a learned ROOT
+    vector's) pass through their own one-layer MLPs, then ``score(i, j) = d_i W h_j + b . h_j``.
+
+    Decoding takes each word's best-scoring head (argmax, no MST: a word may get a cycle or a
+    second root; UAS/LAS count heads word by word, so none is needed). Relations are classified
+    on (word, gold head) pairs in training and on (word, predicted head) pairs otherwise.
+    """
+
+    def __init__(self, hidden: int, n_rels: int, arc_dim: int = 128, rel_dim: int = 64) -> None:
+        super().__init__()
+        mlp = lambda d: torch.nn.Sequential(torch.nn.Linear(hidden, d), torch.nn.GELU())  # noqa: E731
+        self.root = torch.nn.Parameter(torch.randn(hidden) * 0.02)
+        self.arc_dep, self.arc_head, self.rel_dep, self.rel_head = mlp(arc_dim), mlp(arc_dim), mlp(rel_dim), mlp(rel_dim)
+        self.arc = torch.nn.Linear(arc_dim, arc_dim, bias=False)
+        self.arc_prior = torch.nn.Linear(arc_dim, 1, bias=False)  # how likely a word is to be a head at all
+        self.rel = torch.nn.Bilinear(rel_dim, rel_dim, n_rels)
+
+    def forward(self, h: torch.Tensor, heads: torch.Tensor, use_gold: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """Arc scores ``(rows, seq, seq + 1)`` (candidate 0 is ROOT, candidate ``p + 1`` the word
+        read at position ``p``) and relation logits ``(rows, seq, n_rels)``.
+
+        ``heads`` ``(rows, seq)``: -100 off the words' representative pieces (those positions
+        are never candidates), else the gold candidate index (< 0 where unknown); read only for
+        which positions are words, and for the gold heads when ``use_gold``.
+        """
+        rows, seq, _ = h.shape
+        cand = torch.cat([self.root.to(h.dtype).expand(rows, 1, -1), h], 1)
+        head = self.arc_head(cand)
+        arc = self.arc(self.arc_dep(h)) @ head.transpose(1, 2) + self.arc_prior(head).transpose(1, 2)
+        words = heads != -100
+        allowed = torch.cat([words.new_ones(rows, 1), words], 1).unsqueeze(1).expand(rows, seq, seq + 1).clone()
+        allowed[:, torch.arange(seq), torch.arange(seq) + 1] = False  # no word heads itself
+        arc = arc.masked_fill(~allowed, torch.finfo(arc.dtype).min)
+        chosen = heads.clamp(min=0) if use_gold else arc.argmax(-1)
+        rel_head = self.rel_head(cand).gather(1, chosen.unsqueeze(-1).expand(-1, -1, self.rel.in2_features))
+        return arc, self.rel(self.rel_dep(h).contiguous(), rel_head.contiguous())
+
+
 class MultiTaskModel(torch.nn.Module):
-    """Shared encoder + one linear head per task.
+    """Shared encoder + one head per task (linear; :class:`BiaffineDeps` for a ``deps`` task).
 
     ``forward`` returns a dict task -> logits: ``(rows_of_task, n_labels)`` for sequence tasks,
-    ``(rows_of_task, seq, n_labels)`` for token tasks.
+    ``(rows_of_task, seq, n_labels)`` for token tasks, the pair (arc scores, relation logits) of
+    :meth:`BiaffineDeps.forward` for dependency tasks (relations on gold heads while training).
     """
 
     def __init__(self, encoder: torch.nn.Module, tasks: dict[str, tuple[str, int]], *,
@@ -146,7 +189,9 @@ class MultiTaskModel(torch.nn.Module):
         super().__init__()
         self.encoder, self.tasks, self.frozen = encoder, tasks, frozen
         hidden = encoder.config.hidden_size
-        self.heads = torch.nn.ModuleDict({name: torch.nn.Linear(hidden, n) for name, (_, n) in tasks.items()})
+        self.heads = torch.nn.ModuleDict({
+            name: BiaffineDeps(hidden, n) if kind == "deps" else torch.nn.Linear(hidden, n)
+            for name, (kind, n) in tasks.items()})
         self.dropout = torch.nn.Dropout(dropout)
         if frozen:
             encoder.requires_grad_(False)
@@ -161,7 +206,8 @@ class MultiTaskModel(torch.nn.Module):
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
             return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, task: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, task: torch.Tensor,
+                heads: torch.Tensor | None = None) -> dict[str, Any]:
         hidden = self.dropout(self.encode(input_ids, attention_mask))
         out = {}
         for t, (name, (kind, _)) in enumerate(self.tasks.items()):
@@ -172,6 +218,9 @@ class MultiTaskModel(torch.nn.Module):
             if kind == "sequence":
                 m = attention_mask[rows].unsqueeze(-1).to(h.dtype)
                 h = (h * m).sum(1) / m.sum(1).clamp(min=1)
+            if kind == "deps":
+                out[name] = self.heads[name](h, heads[rows], use_gold=self.training)
+                continue
             out[name] = self.heads[name](h)
         return out
 
@@ -189,55 +238,70 @@ def load_multitask_weights(model: MultiTaskModel, folder: Path) -> None:
 
 
 class _Encoded:
-    """Tokenized examples of all tasks: ids and (word-aligned) label rows."""
+    """Tokenized examples of all tasks: ids and (word-aligned) label rows; for dependency tasks
+    also head rows (the gold head's candidate index of :class:`BiaffineDeps`, at each word's
+    position; -100 elsewhere and for the rows of other tasks)."""
 
     def __init__(self, tokenizer: Any, max_len: int, piece: str = "first") -> None:
         self.tokenizer, self.max_len, self.piece = tokenizer, max_len, piece
         self.ids: list[list[int]] = []
         self.labels: list[list[int]] = []
+        self.heads: list[list[int]] = []
         self.task: list[int] = []
 
     def add(self, task_idx: int, task: FinetuneTask, sents: Sequence[Sentence], label_ids: dict[str, int],
             split: str) -> int:
         """Append ``sents``; returns how many gold labels were unknown to the training split
-        (they are kept, as id -2: always counted wrong, never trained on)."""
+        (they are kept, as id -2: always counted wrong, never trained on). A dependency whose head
+        was cut off by ``max_len`` gets head -2 likewise."""
         unknown = 0
         for sent in sents:
             gold = task.labels_of(sent, split)
             enc = self.tokenizer(list(sent.tokens), is_split_into_words=True, truncation=True,
                                  max_length=self.max_len)
             ids = enc["input_ids"]
-            row = [-100] * len(ids)
+            row, heads = [-100] * len(ids), [-100] * len(ids)
             if task.kind == "sequence":
                 row[0] = label_ids.get(gold, -2)
                 unknown += gold not in label_ids
             else:
-                words = enc.word_ids()
-                for pos, word in enumerate(words):
-                    if word is None or gold[word] is None:
+                at = self._word_positions(enc.word_ids())
+                for word, pos in at.items():
+                    if gold[word] is None:
                         continue
-                    before = words[pos - 1] if pos > 0 else None
-                    after = words[pos + 1] if pos + 1 < len(words) else None
-                    if (before if self.piece == "first" else after) != word:  # the word's first (last) piece
-                        row[pos] = label_ids.get(gold[word], -2)
-                        unknown += gold[word] not in label_ids
+                    row[pos] = label_ids.get(gold[word], -2)
+                    unknown += gold[word] not in label_ids
+                    if task.kind == "deps":
+                        head = sent.heads[word]
+                        heads[pos] = 0 if head == 0 else at[head - 1] + 1 if head - 1 in at else -2
             self.ids.append(ids)
             self.labels.append(row)
+            self.heads.append(heads)
             self.task.append(task_idx)
         return unknown
+
+    def _word_positions(self, words: list[int | None]) -> dict[int, int]:
+        """Word index -> position of the piece that represents it (its first piece, or last)."""
+        at: dict[int, int] = {}
+        for pos, word in enumerate(words):
+            if word is not None and (self.piece == "last" or word not in at):
+                at[word] = pos
+        return at
 
     def batch(self, indices: torch.Tensor, pad_id: int) -> dict[str, torch.Tensor]:
         idx = indices.tolist()
         width = max(len(self.ids[i]) for i in idx)
         ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
         labels = torch.full((len(idx), width), -100, dtype=torch.long)
+        heads = torch.full((len(idx), width), -100, dtype=torch.long)
         mask = torch.zeros((len(idx), width), dtype=torch.long)
         for r, i in enumerate(idx):
             n = len(self.ids[i])
             ids[r, :n] = torch.tensor(self.ids[i])
             labels[r, :n] = torch.tensor(self.labels[i])
+            heads[r, :n] = torch.tensor(self.heads[i])
             mask[r, :n] = 1
-        return {"input_ids": ids, "attention_mask": mask, "labels": labels,
+        return {"input_ids": ids, "attention_mask": mask, "labels": labels, "heads": heads,
                 "task": torch.tensor([self.task[i] for i in idx])}
 
 
@@ -257,7 +321,7 @@ class FinetuneObjective:
         return torch.stack([labelled[batch["task"] == t].sum() for t in range(len(self.kinds))]).clamp(min=1)
 
     def loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor], norm: torch.Tensor) -> torch.Tensor:
-        logits = model(batch["input_ids"], batch["attention_mask"], batch["task"])
+        logits = model(batch["input_ids"], batch["attention_mask"], batch["task"], batch["heads"])
         total = torch.zeros((), device=batch["input_ids"].device)
         for t, kind in enumerate(self.kinds):
             rows = batch["task"] == t
@@ -265,6 +329,12 @@ class FinetuneObjective:
                 continue
             out = logits[self.names[t]]
             gold = batch["labels"][rows]
+            if kind == "deps":  # cross-entropy over candidate heads + relation on the gold head
+                (arc, rel), heads = out, batch["heads"][rows]
+                ok = (heads >= 0) & (gold >= 0)  # not a head cut off by max_len
+                total = total + (F.cross_entropy(arc[ok].float(), heads[ok], reduction="sum")
+                                 + F.cross_entropy(rel[ok].float(), gold[ok], reduction="sum")) / norm[t]
+                continue
             gold = gold[:, 0] if kind == "sequence" else gold
             total = total + F.cross_entropy(out.reshape(-1, out.shape[-1]).float(), gold.reshape(-1),
                                             ignore_index=-100, reduction="sum") / norm[t]
@@ -272,18 +342,24 @@ class FinetuneObjective:
 
 
 @torch.no_grad()
-def predict(model: MultiTaskModel, data: _Encoded, pad_id: int, batch_size: int = 64) -> tuple[list[int], list[int]]:
-    """Gold and predicted label ids of every labelled position of ``data`` (one task)."""
+def predict(model: MultiTaskModel, data: _Encoded, pad_id: int, batch_size: int = 64) -> tuple[list, list]:
+    """Gold and predicted label ids of every labelled position of ``data`` (one task); for a
+    dependency task, (head, relation) pairs per word."""
     model.eval()
     device = next(model.parameters()).device
     gold_all, pred_all = [], []
     for i in range(0, len(data.ids), batch_size):
         b = data.batch(torch.arange(i, min(i + batch_size, len(data.ids))), pad_id)
         b = {k: v.to(device) for k, v in b.items()}
-        (name, out), = model(b["input_ids"], b["attention_mask"], b["task"]).items()
+        (name, out), = model(b["input_ids"], b["attention_mask"], b["task"], b["heads"]).items()
         kind = model.tasks[name][0]
         gold = b["labels"][:, 0] if kind == "sequence" else b["labels"]
         keep = gold != -100
+        if kind == "deps":
+            arc, rel = out
+            gold_all += torch.stack([b["heads"][keep], gold[keep]], -1).tolist()
+            pred_all += torch.stack([arc.argmax(-1)[keep], rel.argmax(-1)[keep]], -1).tolist()
+            continue
         gold_all += gold[keep].tolist()
         pred_all += out.argmax(-1)[keep].tolist()
     return gold_all, pred_all
@@ -298,6 +374,17 @@ def score(gold: list[int], pred: list[int], n_labels: int) -> dict[str, float]:
     if len(g):
         out["macro_f1"] = float(f1_score(g, p, labels=list(range(n_labels)), average="macro", zero_division=0))
     return out
+
+
+def score_deps(gold: list[list[int]], pred: list[list[int]]) -> dict[str, float]:
+    """Unlabelled and labelled attachment scores over all words, punctuation included: the share
+    of words with the gold head (UAS), and with the gold head and relation (LAS). A relation the
+    training split never had, or a head cut off by ``max_len``, counts as wrong."""
+    g, p = np.asarray(gold).reshape(-1, 2), np.asarray(pred).reshape(-1, 2)
+    if not len(g):
+        return {"uas": float("nan"), "las": float("nan"), "n": 0}
+    head = g[:, 0] == p[:, 0]
+    return {"uas": float(head.mean()), "las": float((head & (g[:, 1] == p[:, 1])).mean()), "n": int(len(g))}
 
 
 def _word_start(tokenizer: Any) -> str | None:
@@ -339,8 +426,8 @@ def finetune(
     Returns
     -------
     dict
-        Lineage record; ``metrics`` holds ``<task>.<split>.accuracy`` / ``macro_f1`` for dev,
-        test and every ``extra_eval`` split.
+        Lineage record; ``metrics`` holds ``<task>.<split>.accuracy`` / ``macro_f1`` (``uas`` /
+        ``las`` for a dependency task) for dev, test and every ``extra_eval`` split.
     """
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
@@ -360,14 +447,15 @@ def finetune(
     word_start = _word_start(tok)
     piece = "last" if is_causal(AutoConfig.from_pretrained(str(checkpoint))) else "first"
     data_fp = lineage.fingerprint([
-        (t.name, t.kind, t.label_key, split, [(s.tokens, t.labels_of(s, split)) for s in sents])
+        (t.name, t.kind, t.label_key, split,
+         [(s.tokens, t.labels_of(s, split), *([s.heads] if t.kind == "deps" else [])) for s in sents])
         for t in tasks for split, sents in (("train", t.train), ("dev", t.dev), ("test", t.test), *t.extra_eval.items())])
     config = {"train": asdict(train), "mode": mode, "init": init, "max_len": max_len,
               "tasks": {t.name: {"kind": t.kind, "labels": label_sets[t.name]} for t in tasks},
               "tokenizer": lineage.tokenizer_fingerprint(tokenizer)}
     if word_start:  # keyed only where they change what is trained, so BERT stages keep their keys
         config["word_start"] = word_start
-    if piece != "first" and any(t.kind == "token" for t in tasks):
+    if piece != "first" and any(t.kind != "sequence" for t in tasks):
         config["word_piece"] = piece
     record = stage_record("finetune", None, config, data_fp, checkpoint, train.seed)
     out_dir = Path(out_dir)
@@ -415,7 +503,9 @@ def finetune(
             was = m.training
             gold, pred = predict(m, data, tok.pad_token_id)
             m.train(was)
-            for key, value in score(gold, pred, len(label_sets[tasks[i].name])).items():
+            scores = (score_deps(gold, pred) if tasks[i].kind == "deps"
+                      else score(gold, pred, len(label_sets[tasks[i].name])))
+            for key, value in scores.items():
                 out[f"{tasks[i].name}.{split}.{key}"] = value
             if unknown:
                 out[f"{tasks[i].name}.{split}.unknown_labels"] = unknown

@@ -164,8 +164,9 @@ def _summary(path: Path, rec: dict[str, Any], root: Path) -> str:
     bits = [f"{name}", f"[{stage}]", f"steps={rec.get('steps', '?')}"]
     metrics = _flat(rec.get("metrics") or {})
     # Headline metrics first: held-out LM loss, then test/dev scores; counts and extras last.
-    rank = lambda k: (0 if k == "eval_loss" else 1 if ".test.accuracy" in k else 2 if ".dev.accuracy" in k  # noqa: E731
-                      else 3 if k.endswith("accuracy") else 4 if k == "train_loss" else 5)
+    score = lambda k: k.endswith((".accuracy", ".las", ".uas"))  # noqa: E731
+    rank = lambda k: (0 if k == "eval_loss" else 1 if ".test." in k and score(k) else 2 if ".dev." in k and score(k)  # noqa: E731
+                      else 3 if score(k) else 4 if k == "train_loss" else 5)
     for key in sorted(metrics, key=rank)[:4]:
         value = metrics[key]
         bits.append(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}")
