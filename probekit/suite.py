@@ -415,7 +415,7 @@ def _resolve_transfer(section: dict, where: _Where, base: Path) -> dict:
     unique names and ``from`` references to earlier stages."""
     if not section:
         return {}
-    from probekit.transfer.chain import STAGE_KEYS
+    from probekit.transfer.chain import STAGE_KEYS, SWEEP_KEYS, expand_seeds
 
     section = _check_keys(section, TRANSFER_KEYS, where, "transfer")
     section["out"] = str((base / section["out"]).resolve())
@@ -426,7 +426,7 @@ def _resolve_transfer(section: dict, where: _Where, base: Path) -> dict:
     if not isinstance(section["stages"], list) or not section["stages"]:
         raise ConfigError(f"{where('transfer')}: [transfer] needs [[transfer.stages]] (name, kind = "
                           f"{' | '.join(STAGE_KINDS)}, ...)")
-    allowed = {**{k: None for k in sorted(STAGE_KEYS)}, **SUITE_STAGE_KEYS}
+    allowed = {**{k: None for k in sorted(STAGE_KEYS | SWEEP_KEYS)}, **SUITE_STAGE_KEYS}
     names: list[str] = []
     stages = []
     for i, given in enumerate(section["stages"]):
@@ -463,8 +463,30 @@ def _resolve_transfer(section: dict, where: _Where, base: Path) -> dict:
                               "saves no intermediate checkpoint; set train = { save_every = N } or save_at = [...]")
         names.append(stage["name"])
         stages.append(stage)
-    section["stages"] = stages
+    try:
+        expanded = expand_seeds(stages)
+    except ConfigError as err:
+        raise ConfigError(f"{where('transfer', 'stages')}: {err}") from None
+    _point_copies_at_their_table(where, expanded)
+    seen = set()
+    for j, (_, stage) in enumerate(expanded):
+        if stage["name"] in seen:
+            raise ConfigError(f"{where('transfer', 'stages', j, 'name')}: stage name {stage['name']!r} is used twice "
+                              "(a stage with seeds = [...] declares NAME-seedN for every seed after the first)")
+        seen.add(stage["name"])
+    section["stages"] = [stage for _, stage in expanded]
     return section
+
+
+def _point_copies_at_their_table(where: _Where, expanded: list[tuple[int, dict]]) -> None:
+    """Messages about stage j of the expanded list name the file line of the table it came from."""
+    head = ("transfer", "stages")
+    own = {k: v for k, v in where.lines.items() if k[:2] != head or len(k) == 2}
+    for j, (i, _) in enumerate(expanded):
+        for key, line in where.lines.items():
+            if key[:2] == head and len(key) > 2 and key[2] == i:
+                own[(*head, j, *key[3:])] = line
+    where.lines = own
 
 
 def intermediate_steps(stage: dict) -> list[int]:

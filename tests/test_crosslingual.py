@@ -296,14 +296,14 @@ def test_crosslingual_suite_declares_a_valid_chain():
     from pathlib import Path
 
     from probekit.io import load_toml
-    from probekit.transfer.chain import STAGE_KEYS, _synthetic_spec, parse_task
+    from probekit.transfer.chain import STAGE_KEYS, _synthetic_spec, expand_seeds, parse_task
 
     suite = load_toml(Path(__file__).parent.parent / "probes" / "crosslingual.toml")
-    stages = suite["transfer"]["stages"]
+    stages = [st for _, st in expand_seeds(suite["transfer"]["stages"])]
     assert [s["kind"] for s in stages] == ["pretrain"] + ["finetune"] * 6
     assert stages[0]["objective"] == "clm" and stages[0]["layers"] == 4  # the measured recipe
     for st in stages:
-        assert set(st) <= STAGE_KEYS | {"probe"}
+        assert set(st) <= STAGE_KEYS | {"probe", "probe_intermediate"}
         for spec in st.get("corpus", []) + [e.split("=", 1)[1] for e in st.get("extra_eval", [])]:
             assert _synthetic_spec(spec.split(":", 1)[1], 10)[3] == "numbers=digits+cognates=0.5"
         if st["kind"] == "finetune":  # POS and dependencies jointly, both scored zero-shot

@@ -213,3 +213,35 @@ def test_stage_data_files_follow_data_root_and_models_the_suite_file(tmp_path, m
     with pytest.raises(DataFormatError, match="nowhere"):
         chain.run_suite_transfer(suite_file, out=tmp_path / "other")
     assert "ft" in chain.run_suite_transfer(suite_file, out=tmp_path / "other", data_root=data)
+
+
+def test_a_stage_with_seeds_is_one_stage_per_seed():
+    from probekit.transfer.chain import expand_seeds
+
+    stages = [{"name": "lm", "kind": "pretrain"},
+              {"name": "ft", "kind": "finetune", "seeds": [0, 3], "probe": True, "train": {"steps": 5}}]
+    out = expand_seeds(stages)
+    assert [(i, st["name"], st.get("train"), st.get("probe")) for i, st in out] == [
+        (0, "lm", None, None), (1, "ft", {"steps": 5, "seed": 0}, True), (1, "ft-seed3", {"steps": 5, "seed": 3}, False)]
+    assert "seeds" not in out[1][1] and stages[1]["train"] == {"steps": 5}  # the declaration is left as it was
+    for bad in ([], [1, 1], "0,1", [0.5]):
+        with pytest.raises(ConfigError, match="distinct integers"):
+            expand_seeds([{"name": "ft", "seeds": bad}])
+    with pytest.raises(ConfigError, match="both seeds and train.seed"):
+        expand_seeds([{"name": "ft", "seeds": [0, 1], "train": {"seed": 0}}])
+
+
+def test_suite_stage_seeds_expand_and_messages_name_each_copys_table(tmp_path, suite_text):
+    text = suite_text.replace('from = "general"\ntasks', 'from = "general"\nseeds = [0, 1]\ntasks')
+    assert text.count("seeds = [0, 1]") == 1
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    suite = load_suite(path)
+    assert [st["name"] for st in suite.config["transfer"]["stages"]] == ["general", "ft", "ft-seed1", "ft-random"]
+    tables = [i for i, line in enumerate(text.splitlines(), start=1) if line == "[[transfer.stages]]"]
+    lines = [int(suite.where("transfer", "stages", j).split(":")[1]) for j in range(4)]
+    assert lines == [tables[0], tables[1], tables[1], tables[2]]
+    clash = text.replace('name = "ft-random"', 'name = "ft-seed1"')
+    path.write_text(clash)
+    with pytest.raises(ConfigError, match=rf"s.toml:{_line(clash, 'ft-seed1')}: .*'ft-seed1' is used twice"):
+        load_suite(path)

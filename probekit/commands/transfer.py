@@ -123,7 +123,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
         raise ConfigError("give a suite file with a [transfer] section, or --demo (probes/demo.toml)")
     result = chain.run_suite_transfer(args.suite, out=args.out, data_root=args.data_root)
     print(json.dumps(result, indent=2, default=str))
-    stages = load_toml(args.suite)["transfer"]["stages"]
+    stages = [st for _, st in chain.expand_seeds(load_toml(args.suite)["transfer"]["stages"])]
     for comparison in chain.init_comparisons(stages, {k: v["metrics"] or {} for k, v in result.items()}):
         print(chain.format_init_comparison(comparison))
     return 0

@@ -29,6 +29,7 @@ Suite files declare stages in order; ``from`` names an earlier stage (or a model
     kind = "finetune"
     from = "dapt-biomed"
     tasks = ["downstream:biomed:2000"]
+    # seeds = [0, 1, 2]                         # one copy per seed: ft-biomed, ft-biomed-seed1, ...
     # zero-shot eval splits of a task, e.g. with tasks = ["synthetic-pos:general@en:1000"]:
     # extra_eval = ["pos-en:test_sov=synthetic:general@sov:500"]
 
@@ -58,6 +59,8 @@ CONLLU_TASKS = {"upos": "upos", "xpos": "xpos", "udeprel": "udeprels", "ud-deps"
 STAGE_KEYS = {"name", "kind", "from", "corpus", "vocab_also", "objective", "size", "seq_len", "vocab_size", "train",
               "stage", "tasks", "mode", "init", "max_len", "layers", "hidden", "heads", "intermediate", "dropout",
               "extra_eval", "interleave"}
+# A stage's own sweep axis: `seeds = [0, 1, 2]` declares one copy of the stage per seed (expand_seeds).
+SWEEP_KEYS = {"seeds"}
 
 
 def _synthetic_spec(spec: str, default_n: int) -> tuple[str, str, int, str]:
@@ -205,6 +208,36 @@ def vocab_texts(specs: str | list[str] | None, base: str | Path = ".", seed: int
     return [t for spec in specs for t in read_texts(_corpus(spec, Path(base), seed))] or None
 
 
+def expand_seeds(stages: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+    """Stages with a ``seeds`` list as one stage per seed, each with its ``(file index, stage)``.
+
+    ``seeds = [0, 1, 2]`` on a stage named ``ft`` declares ``ft`` (``train.seed`` 0), ``ft-seed1``
+    and ``ft-seed2``: the first seed keeps the name (so later stages' ``from`` and the probed
+    checkpoint name it) and is the only copy probed (``probe``/``probe_intermediate``); the others
+    are fine-tuned for the comparisons over seeds. Stages without ``seeds`` pass unchanged.
+    """
+    out = []
+    for i, st in enumerate(stages):
+        seeds = st.get("seeds")
+        if seeds is None:
+            out.append((i, st))
+            continue
+        name = st.get("name")
+        if not isinstance(seeds, list) or not seeds or len(set(seeds)) != len(seeds) \
+                or not all(isinstance(x, int) and not isinstance(x, bool) for x in seeds):
+            raise ConfigError(f"transfer stage {name!r}: seeds = {seeds!r}; use a list of distinct integers, "
+                              "e.g. seeds = [0, 1, 2]")
+        if "seed" in (st.get("train") or {}):
+            raise ConfigError(f"transfer stage {name!r}: both seeds and train.seed are given; keep one")
+        for k, seed in enumerate(seeds):
+            copy = {key: value for key, value in st.items() if key != "seeds"}
+            copy["train"] = {**(st.get("train") or {}), "seed": seed}
+            if k:
+                copy.update(name=f"{name}-seed{seed}", probe=False, probe_intermediate=False)
+            out.append((i, copy))
+    return out
+
+
 def run_chain(stages: list[dict[str, Any]], out: str | Path, *, base: str | Path = ".",
               data_root: str | Path | None = None) -> dict[str, dict[str, Any]]:
     """Run ``stages`` (dicts as in the module docstring) in order; returns name -> lineage record.
@@ -280,7 +313,8 @@ def run_suite_transfer(suite: str | Path, out: str | Path | None = None,
         raise ConfigError(f"{suite}: no [[transfer.stages]] declared")
     root = Path(out) if out else suite.parent / section.get("out", "runs/transfer")
     # `probe`/`probe_intermediate` (which checkpoints `probekit run` probes) are the suite runner's keys
-    stages = [{k: v for k, v in st.items() if k not in ("probe", "probe_intermediate")} for st in section["stages"]]
+    stages = [{k: v for k, v in st.items() if k not in ("probe", "probe_intermediate")}
+              for _, st in expand_seeds(section["stages"])]
     return {k: {"metrics": v.get("metrics"), "steps": v.get("steps")}
             for k, v in run_chain(stages, root, base=suite.parent, data_root=data_root).items()}
 
