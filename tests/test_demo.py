@@ -21,6 +21,7 @@ def test_demo_suite_is_valid_and_fast_overrides_reach_every_finetuning_stage(tmp
     transfer = suite.config["transfer"]
     assert transfer["out"].endswith("demo-transfer-fast")
     assert all(st["train"]["steps"] <= 30 for st in transfer["stages"])
+    assert len([st for st in transfer["stages"] if st["kind"] == "finetune"]) == 6  # two arms x three seeds
 
 
 @pytest.mark.slow
