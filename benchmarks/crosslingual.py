@@ -1,5 +1,6 @@
 """Zero-shot cross-lingual POS transfer on the generator's pseudo-languages, with and without
-shared anchors (issue 15; the K et al. 2020 / Pires et al. 2019 manipulation).
+shared anchors (issue 15; the K et al. 2020 / Pires et al. 2019 manipulation), and of a sentence
+task (``--task``).
 
 Per anchor setting and data seed, one transfer chain (the stage dicts `probes/crosslingual.toml`
 declares, run by the same ``run_chain``): a tokenizer and a small LM pre-trained on English +
@@ -19,6 +20,16 @@ transfer; probekit.crosslingual) of every finished pre-trained model and of its 
 
     .venv/bin/python benchmarks/crosslingual.py --recipe clm --settings none anchors \
         --seeds 0 1 2 --out runs/xling-bench --curves
+
+``--task`` fine-tunes another task instead of POS: ``downstream`` (the generator's general-domain
+task, person/thing doer) or a sentence label, ``tense`` / ``subj_num`` / ``obj_num`` (balanced
+classes), scored zero-shot on the same task in sov and vos. ``--pretrained FOLDER`` fine-tunes an
+existing pre-trained model (e.g. crosslingual.toml's ``runs/crosslingual/pretrain``; its anchors
+must be the setting's) instead of pre-training one per unit: the seeds are then fine-tuning seeds
+only (labelled sample, head, batch order), as the suite's ``ft-pos-seed1`` ... stages are:
+
+    .venv/bin/python benchmarks/crosslingual.py --settings anchors --task tense \
+        --pretrained runs/crosslingual/pretrain --out runs/xling-tense
 
 Settings are names from SETTINGS or ``name=ANCHORS`` (generator option syntax, e.g.
 ``cog=cognates=0.5``). A recipe is a name from RECIPES, changed by the ``--lm-*`` / ``--ft-*``
@@ -44,6 +55,8 @@ SETTINGS = {
     "anchors": "numbers=digits+cognates=0.5",  # names, punctuation, digits, half the stems
 }
 LANGS = ("en", "sov", "vos")
+# --task: POS, the general domain's downstream task, or a sentence label every sentence carries
+TASKS = ("pos", "downstream", "tense", "subj_num", "obj_num")
 RECIPES = {
     # session 6: a 2-layer BERT by masked LM (it never left the unigram plateau)
     "mlm": {"objective": "mlm", "layers": 2, "vocab_size": 6000, "lm_steps": 1500, "lm_batch": 32, "lm_lr": 1e-3,
@@ -54,12 +67,30 @@ RECIPES = {
 }
 
 
-def stages(anchors: str, seed: int, recipe: dict, n_lm: int = 10000, n_task: int = 1000) -> list[dict]:
-    """The chain of one unit: pre-training on en + sov + vos, then English POS fine-tuning from
-    the pre-trained weights and from random init, scored zero-shot on sov and vos."""
+def task_specs(task: str, opts: str, n_task: int) -> tuple[str, str, dict[str, str]]:
+    """(fine-tuning task spec, the task's name, zero-shot extra_eval spec per target language)
+    of ``task`` (one of TASKS) on general-domain English with the anchor options ``opts``."""
+    if task == "pos":
+        spec, name = f"synthetic-pos:general@en{opts}:{n_task}", "pos-en"
+        source = "synthetic:general@{lang}" + opts + ":500"
+    elif task == "downstream":
+        spec, name = f"downstream:general@en{opts}:{n_task}", "general"
+        source = "downstream:general@{lang}" + opts + ":500"
+    else:
+        spec, name = f"synthetic-label:{task}:general@en{opts}:{n_task}", f"{task}-en"
+        source = f"synthetic-label:{task}:general@{{lang}}{opts}:500"
+    return spec, name, {lang: f"{name}:test_{lang}=" + source.format(lang=lang) for lang in LANGS[1:]}
+
+
+def stages(anchors: str, seed: int, recipe: dict, n_lm: int = 10000, n_task: int = 1000, task: str = "pos",
+           pretrained: str | None = None) -> list[dict]:
+    """The chain of one unit: pre-training on en + sov + vos (or the ``pretrained`` model
+    folder), then English fine-tuning of ``task`` from the pre-trained weights and from random
+    init, scored zero-shot on sov and vos."""
     opts = f"+{anchors}" if anchors else ""
+    spec, name, extra = task_specs(task, opts, n_task)
     ft_train = {"steps": recipe["ft_steps"], "batch_size": recipe["ft_batch"], "lr": recipe["ft_lr"], "warmup": 0.1,
-                "eval_every": max(1, recipe["ft_steps"] // 5), "keep_best": "pos-en.dev.accuracy", "seed": seed}
+                "eval_every": max(1, recipe["ft_steps"] // 5), "keep_best": f"{name}.dev.accuracy", "seed": seed}
     pre = {"name": "pretrain", "kind": "pretrain", "objective": recipe["objective"],
            "corpus": [f"synthetic:general@{lang}{opts}:{n_lm}" for lang in LANGS],
            "size": "mini", "layers": recipe["layers"], "dropout": 0.0, "seq_len": 64,
@@ -68,12 +99,13 @@ def stages(anchors: str, seed: int, recipe: dict, n_lm: int = 10000, n_task: int
                      "warmup": 0.1, "seed": seed}}
     if recipe["interleave"]:  # each sentence beside its translations (same seed: same trees)
         pre["interleave"] = True
-    suffix = recipe_tag(recipe, "ft")
-    fts = [{"name": f"ft-{init}" + (f"-{suffix}" if suffix else ""), "kind": "finetune", "from": "pretrain", "init": init, "mode": recipe["ft_mode"],
-            "tasks": [f"synthetic-pos:general@en{opts}:{n_task}"],
-            "extra_eval": [f"pos-en:test_{lang}=synthetic:general@{lang}{opts}:500" for lang in LANGS[1:]],
+    tag = f"{task}{n_task}" if task != "pos" else ""
+    suffix = "-".join(x for x in (tag, recipe_tag(recipe, "ft")) if x)
+    fts = [{"name": f"ft-{init}" + (f"-{suffix}" if suffix else ""), "kind": "finetune",
+            "from": str(Path(pretrained).resolve()) if pretrained else "pretrain", "init": init,
+            "mode": recipe["ft_mode"], "tasks": [spec], "extra_eval": list(extra.values()),
             "max_len": 64, "train": ft_train} for init in ("pretrained", "random")]
-    return [pre, *fts]
+    return fts if pretrained else [pre, *fts]
 
 
 def recipe_tag(recipe: dict, part: str = "all") -> str:
@@ -91,8 +123,11 @@ def run_unit(setting: str, anchors: str, seed: int, recipe: dict, args) -> dict:
     from probekit.transfer.chain import run_chain
 
     out = Path(args.out) / recipe_tag(recipe, "lm") / f"{setting}-s{seed}"
-    row = {"setting": setting, "anchors": anchors, "seed": seed, "recipe": recipe}
-    for stage in stages(anchors, seed, recipe, args.n_lm, args.n_task):
+    row = {"setting": setting, "anchors": anchors, "seed": seed, "recipe": recipe, **unit_keys(args)}
+    name = task_specs(args.task, "", args.n_task)[1]
+    if args.pretrained:
+        row["lm_loss"] = json.loads((Path(args.pretrained) / "probekit.json").read_text())["metrics"].get("eval_loss")
+    for stage in stages(anchors, seed, recipe, args.n_lm, args.n_task, args.task, args.pretrained):
         t0 = time.time()
         rec = run_chain([stage], out, base=out)[stage["name"]]  # "from": the folder beside it
         m = rec["metrics"]
@@ -103,8 +138,19 @@ def run_unit(setting: str, anchors: str, seed: int, recipe: dict, args) -> dict:
         init = stage["init"]
         row[f"{init}_seconds"] = row.pop(f"{stage['name']}_seconds")
         for split, lang in (("test", "en"), ("test_sov", "sov"), ("test_vos", "vos")):
-            row[f"{init}_{lang}"] = m[f"pos-en.{split}.accuracy"]
+            row[f"{init}_{lang}"] = m[f"{name}.{split}.accuracy"]
     return row
+
+
+def unit_keys(args) -> dict:
+    """What besides setting, seed and recipe tells a unit's results apart (absent: the POS
+    default, as rows written before ``--task`` have it)."""
+    keys = {}
+    if args.task != "pos":
+        keys["task"], keys["n_task"] = args.task, args.n_task
+    if args.pretrained:
+        keys["pretrained"] = str(Path(args.pretrained).resolve())
+    return keys
 
 
 def random_twin(checkpoint: Path, seed: int) -> Path:
@@ -154,11 +200,11 @@ def curve_table(frame) -> str:
     return "\n".join(lines)
 
 
-def table(rows: list[dict]) -> str:
+def table(rows: list[dict], what: str = "POS") -> str:
     def ms(xs):
         return f"{statistics.mean(xs):.3f} +- {statistics.stdev(xs):.3f}" if len(xs) > 1 else f"{xs[0]:.3f}"
 
-    lines = ["| recipe | setting (anchors) | seeds | LM eval loss | English: pre-trained / random | "
+    lines = [f"| recipe | setting (anchors) | seeds | LM eval loss | English {what}: pre-trained / random | "
              "zero-shot sov: pre-trained / random / gain | zero-shot vos: pre-trained / random / gain | "
              "gain > 0 (sov, vos) |", "|---|---|---:|---|---|---|---|---|"]
     for tag, setting in dict.fromkeys((recipe_tag(r["recipe"]), r["setting"]) for r in rows):
@@ -186,7 +232,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--out", default="runs/xling-bench")
     ap.add_argument("--n-lm", type=int, default=10000, help="pre-training sentences per language")
-    ap.add_argument("--n-task", type=int, default=1000, help="English POS training sentences")
+    ap.add_argument("--n-task", type=int, default=1000, help="English training sentences of the task")
+    ap.add_argument("--task", choices=TASKS, default="pos",
+                    help="the fine-tuning task: POS, the downstream task (general domain) or a sentence label")
+    ap.add_argument("--pretrained", help="fine-tune this pre-trained model folder instead of pre-training per unit "
+                                         "(its anchors must be the setting's); the seeds are fine-tuning seeds")
     for key, kind in (("layers", int), ("vocab_size", int), ("lm_steps", int), ("lm_batch", int), ("lm_lr", float),
                       ("ft_steps", int), ("ft_batch", int), ("ft_lr", float), ("ft_mode", str)):
         ap.add_argument("--" + key.replace("_", "-"), type=kind, help="overrides the recipe's value")
@@ -218,7 +268,8 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for seed in args.seeds:
         for name, anchors in settings.items():
-            prev = [r for r in done if (r["setting"], r["anchors"], r["seed"], r.get("recipe")) == (name, anchors, seed, recipe)]
+            prev = [r for r in done if (r["setting"], r["anchors"], r["seed"], r.get("recipe")) == (name, anchors, seed, recipe)
+                    and {k: r[k] for k in ("task", "n_task", "pretrained") if k in r} == unit_keys(args)]
             if prev:
                 rows.append(prev[-1])
                 continue
@@ -227,8 +278,10 @@ def main(argv: list[str] | None = None) -> None:
             with results.open("a") as f:
                 f.write(json.dumps(row) + "\n")
             rows.append(row)
-    print("\nPOS accuracy, fine-tuned on English only; mean +- sd over data seeds\n")
-    print(table(rows))
+    what = "POS" if args.task == "pos" else args.task
+    seeds = "fine-tuning seeds" if args.pretrained else "data seeds"
+    print(f"\n{what} accuracy, fine-tuned on English only; mean +- sd over {seeds}\n")
+    print(table(rows, what))
 
 
 if __name__ == "__main__":
