@@ -316,6 +316,12 @@ def test_chain_finetune_stage_scores_extra_eval_splits_zero_shot(tmp_path, one_t
              "train": {"steps": 2, "batch_size": 8}}
     rec = run_chain([stage], tmp_path / "runs")["ft"]
     assert 0 <= rec["metrics"]["pos-en.test_sov.accuracy"] <= 1
+    # sentence tasks: their zero-shot splits are generated, not files beside the suite
+    stage = {**stage, "name": "ft-sent", "tasks": ["synthetic-label:tense:general@en:24,8,8", "downstream:general:16,8,8"],
+             "extra_eval": ["tense-en:test_vos=synthetic-label:tense:general@vos:10",
+                            "general:test_sov=downstream:general@sov:10"]}
+    m = run_chain([stage], tmp_path / "runs", base=tmp_path)["ft-sent"]["metrics"]
+    assert (m["tense-en.test_vos.n"], m["general.test_sov.n"]) == (10, 10)
 
 
 def test_crosslingual_suite_declares_a_valid_chain():
