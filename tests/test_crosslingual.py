@@ -253,7 +253,8 @@ def test_chain_specs_take_anchor_options_and_corpus_lists(tmp_path):
     assert down.name == "general-sov" and any(t.isdigit() for s in down.train for t in s.tokens)
     assert [s.tokens for s in parse_task("downstream:general:8").train] == [
         s.tokens for s in downstream_task("general", 8, seed=0)]
-    with pytest.raises(ConfigError, match="unknown anchor option"):
+    with pytest.raises(ConfigError, match=r"'general@sov\+cognate=0.5:40': unknown anchor option\(s\) cognate; "
+                                          "valid: names, punct, numbers, cognates"):
         parse_task("downstream:general@sov+cognate=0.5:40")
     with pytest.raises(ConfigError, match="unknown anchor option"):
         parse_task("synthetic-pos:general@sov+cognate=0.5:40")

@@ -79,7 +79,11 @@ def _synthetic_spec(spec: str, default_n: int) -> tuple[str, str, int, str]:
     if n and not n.isdigit():
         raise ConfigError(f"bad synthetic spec {spec!r}; expected DOMAIN[@LANG][+ANCHOR=VALUE...][:N], "
                           "e.g. biomed@sov:5000 or general@sov+names=0+punct=0:5000")
-    return domain, lang, int(n) if n else default_n, Anchors.parse(anchors).spec()
+    try:
+        anchors = Anchors.parse(anchors).spec()
+    except ConfigError as e:
+        raise ConfigError(f"synthetic spec {spec!r}: {e}") from None
+    return domain, lang, int(n) if n else default_n, anchors
 
 
 def synthetic_sentences(spec: str, *, seed: int = 0, default_n: int = 20000) -> list[Sentence]:
