@@ -1,5 +1,6 @@
 """Zero-shot cross-lingual POS transfer on the generator's pseudo-languages, with and without
-shared anchors (issue 15; the K et al. 2020 / Pires et al. 2019 manipulation).
+shared anchors (issue 15; the K et al. 2020 / Pires et al. 2019 manipulation), and of a sentence
+task (``--task``).
 
 Per anchor setting and data seed, one transfer chain (the stage dicts `probes/crosslingual.toml`
 declares, run by the same ``run_chain``): a tokenizer and a small LM pre-trained on English +
@@ -20,13 +21,19 @@ transfer; probekit.crosslingual) of every finished pre-trained model and of its 
     .venv/bin/python benchmarks/crosslingual.py --recipe clm --settings none anchors \
         --seeds 0 1 2 --out runs/xling-bench --curves
 
-``--task deps`` fine-tunes a dependency head instead of POS (UAS/LAS), ``--task pos+deps`` both
-at once on one encoder; ``--pretrained PATH`` fine-tunes every seed from that one model (the
-seed then varies the fine-tuning only, as in ``probes/crosslingual.toml``) instead of
-pre-training one per seed:
+``--task`` fine-tunes another task instead of POS: ``deps`` (a dependency head, UAS/LAS),
+``downstream`` (the generator's general-domain task, person/thing doer) or a sentence label,
+``tense`` / ``subj_num`` / ``obj_num`` (balanced classes), each scored zero-shot on the same task
+in sov and vos; ``A+B`` fine-tunes several at once on one encoder (``pos+deps``). ``--pretrained
+FOLDER`` fine-tunes an existing pre-trained model (e.g. crosslingual.toml's
+``runs/crosslingual/pretrain``; its anchors must be the setting's) instead of pre-training one per
+unit: the seeds are then fine-tuning seeds only (labelled sample, head, batch order), as the
+suite's ``-seed1`` ... stages are:
 
     .venv/bin/python benchmarks/crosslingual.py --settings anchors --seeds 0 1 2 --task pos+deps \
         --pretrained runs/crosslingual/pretrain --out runs/xling-deps
+    .venv/bin/python benchmarks/crosslingual.py --settings anchors --task tense --n-task 4000 \
+        --pretrained runs/crosslingual/pretrain --out runs/xling-tense
 
 Settings are names from SETTINGS or ``name=ANCHORS`` (generator option syntax, e.g.
 ``cog=cognates=0.5``). A recipe is a name from RECIPES, changed by the ``--lm-*`` / ``--ft-*``
@@ -52,6 +59,8 @@ SETTINGS = {
     "anchors": "numbers=digits+cognates=0.5",  # names, punctuation, digits, half the stems
 }
 LANGS = ("en", "sov", "vos")
+# --task: POS, the general domain's downstream task, or a sentence label every sentence carries
+TASKS = ("pos", "downstream", "tense", "subj_num", "obj_num")
 RECIPES = {
     # session 6: a 2-layer BERT by masked LM (it never left the unigram plateau)
     "mlm": {"objective": "mlm", "layers": 2, "vocab_size": 6000, "lm_steps": 1500, "lm_batch": 32, "lm_lr": 1e-3,
@@ -62,20 +71,37 @@ RECIPES = {
 }
 
 
-TASKS = {"pos": ("synthetic-pos", "pos-en", ("accuracy",)), "deps": ("synthetic-deps", "deps-en", ("uas", "las"))}
+# task -> (English training spec, the task's name, zero-shot source in {lang}, its test scores)
+TASKS = {
+    "pos": ("synthetic-pos:general@en{opts}:{n}", "pos-en", "synthetic:general@{lang}{opts}:500", ("accuracy",)),
+    "deps": ("synthetic-deps:general@en{opts}:{n}", "deps-en", "synthetic:general@{lang}{opts}:500", ("uas", "las")),
+    "downstream": ("downstream:general@en{opts}:{n}", "general", "downstream:general@{lang}{opts}:500", ("accuracy",)),
+    **{key: (f"synthetic-label:{key}:general@en{{opts}}:{{n}}", f"{key}-en",
+             f"synthetic-label:{key}:general@{{lang}}{{opts}}:500", ("accuracy",))
+       for key in ("tense", "subj_num", "obj_num")},
+}
+
+
+def task_kinds(task: str) -> list[str]:
+    """``"pos+deps"`` -> ``["pos", "deps"]``, each one of TASKS."""
+    kinds = task.split("+")
+    unknown = [k for k in kinds if k not in TASKS]
+    if unknown:
+        raise SystemExit(f"--task {task}: unknown {unknown}; choose from {sorted(TASKS)}, joined by +")
+    return kinds
 
 
 def stages(anchors: str, seed: int, recipe: dict, n_lm: int = 10000, n_task: int = 1000, task: str = "pos",
            pretrained: str | None = None) -> list[dict]:
     """The chain of one unit: pre-training on en + sov + vos (or the model ``pretrained``), then
-    English fine-tuning of ``task`` (``pos``, ``deps`` or ``pos+deps``) from the pre-trained
-    weights and from random init, scored zero-shot on sov and vos. The run ends on the best
-    English dev score of the first task (POS accuracy, or LAS)."""
+    English fine-tuning of ``task`` (one of TASKS, or several joined by ``+`` on one encoder) from
+    the pre-trained weights and from random init, scored zero-shot on sov and vos. The run ends on
+    the best English dev score of the first task (its accuracy, or LAS)."""
     opts = f"+{anchors}" if anchors else ""
-    kinds = task.split("+")
+    kinds = task_kinds(task)
     first = TASKS[kinds[0]]
     ft_train = {"steps": recipe["ft_steps"], "batch_size": recipe["ft_batch"], "lr": recipe["ft_lr"], "warmup": 0.1,
-                "eval_every": max(1, recipe["ft_steps"] // 5), "keep_best": f"{first[1]}.dev.{first[2][-1]}",
+                "eval_every": max(1, recipe["ft_steps"] // 5), "keep_best": f"{first[1]}.dev.{first[3][-1]}",
                 "seed": seed}
     pre = {"name": "pretrain", "kind": "pretrain", "objective": recipe["objective"],
            "corpus": [f"synthetic:general@{lang}{opts}:{n_lm}" for lang in LANGS],
@@ -85,11 +111,12 @@ def stages(anchors: str, seed: int, recipe: dict, n_lm: int = 10000, n_task: int
                      "warmup": 0.1, "seed": seed}}
     if recipe["interleave"]:  # each sentence beside its translations (same seed: same trees)
         pre["interleave"] = True
-    suffix = "-".join(part for part in ("" if task == "pos" else task, recipe_tag(recipe, "ft")) if part)
+    tag = "" if task == "pos" else (task if "deps" in kinds else f"{task}{n_task}")
+    suffix = "-".join(part for part in (tag, recipe_tag(recipe, "ft")) if part)
     fts = [{"name": f"ft-{init}" + (f"-{suffix}" if suffix else ""), "kind": "finetune",
             "from": pretrained or "pretrain", "init": init, "mode": recipe["ft_mode"],
-            "tasks": [f"{TASKS[k][0]}:general@en{opts}:{n_task}" for k in kinds],
-            "extra_eval": [f"{TASKS[k][1]}:test_{lang}=synthetic:general@{lang}{opts}:500"
+            "tasks": [TASKS[k][0].format(opts=opts, n=n_task) for k in kinds],
+            "extra_eval": [f"{TASKS[k][1]}:test_{lang}=" + TASKS[k][2].format(lang=lang, opts=opts)
                            for k in kinds for lang in LANGS[1:]],
             "max_len": 64, "train": ft_train} for init in ("pretrained", "random")]
     return [*([] if pretrained else [pre]), *fts]
@@ -111,8 +138,9 @@ def run_unit(setting: str, anchors: str, seed: int, recipe: dict, args) -> dict:
 
     pretrained = args.pretrained and str(Path(args.pretrained).resolve())
     out = Path(args.out) / (Path(pretrained).name if pretrained else recipe_tag(recipe, "lm")) / f"{setting}-s{seed}"
-    row = {"setting": setting, "anchors": anchors, "seed": seed, "recipe": recipe,
-           **({"task": args.task} if args.task != "pos" else {}), **({"pretrained": pretrained} if pretrained else {})}
+    row = {"setting": setting, "anchors": anchors, "seed": seed, "recipe": recipe, **unit_keys(args)}
+    if pretrained:
+        row["lm_loss"] = json.loads((Path(pretrained) / "probekit.json").read_text())["metrics"].get("eval_loss")
     for stage in stages(anchors, seed, recipe, args.n_lm, args.n_task, args.task, pretrained):
         t0 = time.time()
         rec = run_chain([stage], out, base=out)[stage["name"]]  # "from": the folder beside it
@@ -124,13 +152,24 @@ def run_unit(setting: str, anchors: str, seed: int, recipe: dict, args) -> dict:
         init = stage["init"]
         row[f"{init}_seconds"] = row.pop(f"{stage['name']}_seconds")
         row[f"{init}_best_step"] = m.get("best_step")
-        for kind in args.task.split("+"):
-            _, name, scores = TASKS[kind]
-            for score in scores:  # POS accuracy keeps its old key, {init}_{lang}
+        for kind in task_kinds(args.task):
+            _, name, _, scores = TASKS[kind]
+            for score in scores:  # accuracy keeps the old key, {init}_{lang}
                 key = "" if score == "accuracy" else f"_{score}"
                 for split, lang in (("test", "en"), ("test_sov", "sov"), ("test_vos", "vos")):
                     row[f"{init}_{lang}{key}"] = m[f"{name}.{split}.{score}"]
     return row
+
+
+def unit_keys(args) -> dict:
+    """What besides setting, seed and recipe tells a unit's results apart (absent: the POS
+    default, as rows written before ``--task`` have it)."""
+    keys = {}
+    if args.task != "pos":
+        keys["task"], keys["n_task"] = args.task, args.n_task
+    if args.pretrained:
+        keys["pretrained"] = str(Path(args.pretrained).resolve())
+    return keys
 
 
 def random_twin(checkpoint: Path, seed: int) -> Path:
@@ -186,7 +225,7 @@ def table(rows: list[dict], score: str = "") -> str:
     def ms(xs):
         return f"{statistics.mean(xs):.3f} +- {statistics.stdev(xs):.3f}" if len(xs) > 1 else f"{xs[0]:.3f}"
 
-    lines = ["| recipe | setting (anchors) | seeds | LM eval loss | English: pre-trained / random | "
+    lines = [f"| recipe | setting (anchors) | seeds | LM eval loss | English {what}: pre-trained / random | "
              "zero-shot sov: pre-trained / random / gain | zero-shot vos: pre-trained / random / gain | "
              "gain > 0 (sov, vos) |", "|---|---|---:|---|---|---|---|---|"]
     for tag, setting in dict.fromkeys((recipe_tag(r["recipe"]), r["setting"]) for r in rows):
@@ -214,10 +253,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--out", default="runs/xling-bench")
     ap.add_argument("--n-lm", type=int, default=10000, help="pre-training sentences per language")
-    ap.add_argument("--n-task", type=int, default=1000, help="English training sentences")
-    ap.add_argument("--task", choices=["pos", "deps", "pos+deps", "deps+pos"], default="pos",
-                    help="fine-tuning task(s): POS tagging, a dependency head, or both on one encoder")
-    ap.add_argument("--pretrained", help="fine-tune every seed from this model (no pre-training)")
+    ap.add_argument("--n-task", type=int, default=1000, help="English training sentences of the task")
+    ap.add_argument("--task", default="pos",
+                    help=f"the fine-tuning task: one of {', '.join(TASKS)}, or several joined by + on one "
+                    "encoder (pos+deps)")
+    ap.add_argument("--pretrained", help="fine-tune this pre-trained model folder instead of pre-training per unit "
+                                         "(its anchors must be the setting's); the seeds are fine-tuning seeds")
     for key, kind in (("layers", int), ("vocab_size", int), ("lm_steps", int), ("lm_batch", int), ("lm_lr", float),
                       ("ft_steps", int), ("ft_batch", int), ("ft_lr", float), ("ft_mode", str)):
         ap.add_argument("--" + key.replace("_", "-"), type=kind, help="overrides the recipe's value")
@@ -249,9 +290,8 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for seed in args.seeds:
         for name, anchors in settings.items():
-            key = (name, anchors, seed, recipe, args.task, args.pretrained and str(Path(args.pretrained).resolve()))
-            prev = [r for r in done if (r["setting"], r["anchors"], r["seed"], r.get("recipe"), r.get("task", "pos"),
-                                        r.get("pretrained")) == key]
+            prev = [r for r in done if (r["setting"], r["anchors"], r["seed"], r.get("recipe")) == (name, anchors, seed, recipe)
+                    and {k: r[k] for k in ("task", "n_task", "pretrained") if k in r} == unit_keys(args)]
             if prev:
                 rows.append(prev[-1])
                 continue
@@ -260,9 +300,10 @@ def main(argv: list[str] | None = None) -> None:
             with results.open("a") as f:
                 f.write(json.dumps(row) + "\n")
             rows.append(row)
-    for kind in args.task.split("+"):
-        for score in TASKS[kind][2]:
-            print(f"\n{kind} {score}, fine-tuned on English only; mean +- sd over seeds\n")
+    seeds = "fine-tuning seeds" if args.pretrained else "data seeds"
+    for kind in task_kinds(args.task):
+        for score in TASKS[kind][3]:
+            print(f"\n{kind} {score}, fine-tuned on English only; mean +- sd over {seeds}\n")
             print(table(rows, "" if score == "accuracy" else f"_{score}"))
 
 

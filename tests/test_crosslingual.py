@@ -3,9 +3,11 @@ and the per-layer cross-lingual analyses (CKA, translation retrieval, probe tran
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
-from probekit.data.synthetic import Anchors, generate
+from probekit.data.synthetic import Anchors, downstream_task, generate
 from probekit.data.synthetic.lexicon import is_cognate
 from probekit.errors import ConfigError
 from probekit.transfer.chain import _synthetic_spec, synthetic_sentences
@@ -247,8 +249,13 @@ def test_chain_specs_take_anchor_options_and_corpus_lists(tmp_path):
     assert "NUM" in {u for s in task.train for u in s.upos}
     name, split, sents = parse_extra_eval("pos-sov:test_vos=synthetic:general@vos+cognates=1:30", {task.name: task})
     assert (name, split, len(sents)) == ("pos-sov", "test_vos", 30)
-    with pytest.raises(ConfigError, match="takes no anchor options"):
-        parse_task("downstream:general@sov+cognates=0.5:40")
+    down = parse_task("downstream:general@sov+numbers=digits:40")  # the anchors a model was pre-trained with
+    assert down.name == "general-sov" and any(t.isdigit() for s in down.train for t in s.tokens)
+    assert [s.tokens for s in parse_task("downstream:general:8").train] == [
+        s.tokens for s in downstream_task("general", 8, seed=0)]
+    with pytest.raises(ConfigError, match=r"'general@sov\+cognate=0.5:40': unknown anchor option\(s\) cognate; "
+                                          "valid: names, punct, numbers, cognates"):
+        parse_task("downstream:general@sov+cognate=0.5:40")
     with pytest.raises(ConfigError, match="unknown anchor option"):
         parse_task("synthetic-pos:general@sov+cognate=0.5:40")
     small = parse_task("synthetic-pos:reviews:5,3,4")  # a low-resource train split, larger test split
@@ -256,6 +263,26 @@ def test_chain_specs_take_anchor_options_and_corpus_lists(tmp_path):
     assert small.label_key == "upos" and {s.id for s in small.train}.isdisjoint(s.id for s in small.test)
     with pytest.raises(ConfigError, match=r"expected synthetic-pos:DOMAIN\[@LANG\]\[:N\[,DEV,TEST\]\]"):
         parse_task("synthetic-pos:reviews:5,x,4")
+
+
+def test_sentence_label_task_spec_and_its_zero_shot_splits():
+    from probekit.transfer.chain import parse_extra_eval, parse_task
+
+    task = parse_task("synthetic-label:tense:general@en+numbers=digits:20,10,12", seed=1)
+    assert (task.name, task.kind, task.label_key) == ("tense-en", "sequence", "tense")
+    assert (len(task.train), len(task.dev), len(task.test)) == (20, 10, 12) and task.label_set() == ["Past", "Pres"]
+    assert Counter(task.labels_of(s, "test") for s in task.test) == {"Past": 6, "Pres": 6}
+    name, split, sents = parse_extra_eval("tense-en:test_sov=synthetic-label:tense:general@sov+numbers=digits:30",
+                                          {task.name: task})
+    assert (name, split, len(sents), sents[0].lang) == ("tense-en", "test_sov", 30, "sov")
+    assert Counter(s.labels["tense"] for s in sents) == {"Past": 15, "Pres": 15}
+    down = parse_task("downstream:general:8")
+    _, _, sents = parse_extra_eval("general:test_vos=downstream:general@vos:6", {down.name: down})
+    assert [s.labels for s in sents] == [s.labels for s in downstream_task("general", 6, seed=999)]  # parallel
+    with pytest.raises(ConfigError, match="unknown sentence label 'voice'.*tense, subj_num, obj_num"):
+        parse_task("synthetic-label:voice:general@en:20")
+    with pytest.raises(ConfigError, match="unknown sentence label 'general@en'"):  # the key left out
+        parse_task("synthetic-label:general@en:20")
 
 
 def test_cli_crosslingual_on_files(tmp_path, capsys, one_torch_thread):
@@ -290,6 +317,12 @@ def test_chain_finetune_stage_scores_extra_eval_splits_zero_shot(tmp_path, one_t
              "train": {"steps": 2, "batch_size": 8}}
     rec = run_chain([stage], tmp_path / "runs")["ft"]
     assert 0 <= rec["metrics"]["pos-en.test_sov.accuracy"] <= 1
+    # sentence tasks: their zero-shot splits are generated, not files beside the suite
+    stage = {**stage, "name": "ft-sent", "tasks": ["synthetic-label:tense:general@en:24,8,8", "downstream:general:16,8,8"],
+             "extra_eval": ["tense-en:test_vos=synthetic-label:tense:general@vos:10",
+                            "general:test_sov=downstream:general@sov:10"]}
+    m = run_chain([stage], tmp_path / "runs", base=tmp_path)["ft-sent"]["metrics"]
+    assert (m["tense-en.test_vos.n"], m["general.test_sov.n"]) == (10, 10)
 
 
 def test_crosslingual_suite_declares_a_valid_chain():

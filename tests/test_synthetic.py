@@ -15,10 +15,12 @@ from probekit.data.synthetic import (
     DOMAINS,
     DOWNSTREAM_LABELS,
     LANGUAGES,
+    SENTENCE_LABELS,
     downstream_task,
     export,
     generate,
     iter_generate,
+    label_task,
     restore_layers,
 )
 from probekit.data.synthetic import words as W
@@ -369,6 +371,35 @@ def test_downstream_labels_are_a_function_of_the_annotated_meaning():
         up = any(lem in UP_VERBS for lem in s.lemmas)
         loss = any(lem in LOSS for lem in s.lemmas)
         assert s.labels["downstream"] == ("activates" if up != loss else "inhibits"), s.text
+
+
+def test_downstream_task_takes_the_anchors_of_a_pseudo_language():
+    # the defaults are what they were before anchors reached the task (known answers)
+    assert downstream_task("general", 3, seed=0)[0].text == (
+        "Because there was a teacher inside Sydney, a farmer and this light tourist hurt loudspeakers which "
+        "William Long books.")
+    assert downstream_task("general", 3, seed=0, lang="sov", anchors=None)[0].text.startswith("Yukora Sydney bintuhi")
+    plain = downstream_task("general", 200, seed=0, lang="sov")
+    digits = downstream_task("general", 200, seed=0, lang="sov", anchors="numbers=digits+cognates=1")
+    assert Counter(s.labels["downstream"] for s in digits) == {"person": 100, "thing": 100}
+    has_digit = lambda sents: sum(any(t.isdigit() for t in s.tokens) for s in sents)  # noqa: E731
+    assert has_digit(plain) == 0 and has_digit(digits) > 10
+    with pytest.raises(ConfigError, match="unknown anchor option"):
+        downstream_task("general", 5, lang="sov", anchors="cognate=1")
+
+
+def test_label_task_is_balanced_and_follows_the_generator():
+    sents = label_task("obj_num", 101, domain="general", lang="vos", seed=4, anchors="numbers=digits")
+    assert Counter(s.labels["obj_num"] for s in sents) == {"Plur": 51, "Sing": 50}
+    stream = [s for s in generate(3000, domain="general", lang="vos", seed=4, anchors="numbers=digits")
+              if "obj_num" in s.labels]
+    # the generator's sentences in order: every one until the rarer class fills its share
+    first_gap = next(i for i, (a, b) in enumerate(zip(sents, stream)) if a.id != b.id)
+    assert sents[:first_gap] == stream[:first_gap] and first_gap > 30
+    assert {s.id for s in sents} <= {s.id for s in stream}
+    assert set(SENTENCE_LABELS) == {"tense", "subj_num", "obj_num"}
+    with pytest.raises(ConfigError, match="choose one of tense, subj_num, obj_num"):
+        label_task("voice", 10)
 
 
 def test_biomed_corpus_names_the_consequence_of_the_observed_direction():

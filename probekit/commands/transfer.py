@@ -169,7 +169,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser("finetune", help="fine-tune sequence/token classification heads (multi-task)",
                               description="Stage 2: one head per --task on a shared encoder. Task specs: "
-                              "downstream:DOMAIN[@LANG][:N] (generator sentence task), or "
+                              "downstream:DOMAIN[@LANG][:N] (generator sentence task), "
+                              "synthetic-label:KEY:DOMAIN[@LANG][:N] (KEY tense, subj_num or obj_num), or "
                               "upos:TRAIN.conllu[,DEV.conllu[,TEST.conllu]] (token task; also xpos, udeprel), or dependency "
                               "parsing (UAS/LAS): synthetic-deps:DOMAIN[@LANG][:N], ud-deps:TRAIN.conllu[,DEV[,TEST]]. Example: "
                               "probekit finetune runs/dapt-biomed --task downstream:biomed --out runs/ft-biomed")

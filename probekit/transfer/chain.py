@@ -32,6 +32,8 @@ Suite files declare stages in order; ``from`` names an earlier stage (or a model
     # seeds = [0, 1, 2]                         # one copy per seed: ft-biomed, ft-biomed-seed1, ...
     # zero-shot eval splits of a task, e.g. with tasks = ["synthetic-pos:general@en:1000"]:
     # extra_eval = ["pos-en:test_sov=synthetic:general@sov:500"]
+    # or, a sentence task such as "synthetic-label:tense:general@en:1000", in its own kind:
+    # extra_eval = ["tense-en:test_sov=synthetic-label:tense:general@sov:500"]
 
 Every stage lands in ``<out>/<name>`` with its ``probekit.json``; rerunning the suite skips
 stages whose fingerprint is unchanged and resumes an interrupted one.
@@ -56,6 +58,8 @@ from probekit.transfer.trainer import TrainConfig
 # CoNLL-U tasks of fine-tuning: spec kind -> Sentence attribute with the labels (ud-deps: heads
 # and universal relations)
 CONLLU_TASKS = {"upos": "upos", "xpos": "xpos", "udeprel": "udeprels", "ud-deps": "udeprels"}
+# extra_eval sources the generator makes (any other source is a file, relative to the data root)
+GENERATED_SOURCES = ("synthetic:", "downstream:", "synthetic-label:")
 STAGE_KEYS = {"name", "kind", "from", "corpus", "vocab_also", "objective", "size", "seq_len", "vocab_size", "train",
               "stage", "tasks", "mode", "init", "max_len", "layers", "hidden", "heads", "intermediate", "dropout",
               "extra_eval", "interleave"}
@@ -79,7 +83,11 @@ def _synthetic_spec(spec: str, default_n: int) -> tuple[str, str, int, str]:
     if n and not n.isdigit():
         raise ConfigError(f"bad synthetic spec {spec!r}; expected DOMAIN[@LANG][+ANCHOR=VALUE...][:N], "
                           "e.g. biomed@sov:5000 or general@sov+names=0+punct=0:5000")
-    return domain, lang, int(n) if n else default_n, Anchors.parse(anchors).spec()
+    try:
+        anchors = Anchors.parse(anchors).spec()
+    except ConfigError as e:
+        raise ConfigError(f"synthetic spec {spec!r}: {e}") from None
+    return domain, lang, int(n) if n else default_n, anchors
 
 
 def synthetic_sentences(spec: str, *, seed: int = 0, default_n: int = 20000) -> list[Sentence]:
@@ -111,11 +119,16 @@ def _task_sizes(spec: str, rest: str) -> tuple[str, str, tuple[int, int, int], s
 def parse_task(spec: str, *, seed: int = 0) -> FinetuneTask:
     """A :class:`FinetuneTask` from a spec string.
 
-    * ``downstream:DOMAIN[@LANG][:N[,DEV,TEST]]``: the generator's labelled sentence task; train
-      N, dev and test DEV and TEST sentences (default N/4 each; different seeds). A low-data
-      fine-tuning set wants its own, larger test split: ``downstream:biomed:300,200,500``.
-    * ``synthetic-pos:DOMAIN[@LANG][:N[,DEV,TEST]]``: UPOS tagging of generator sentences (the
-      same split sizes: ``synthetic-pos:reviews:50,100,200`` is 50 labelled sentences).
+    * ``downstream:DOMAIN[@LANG][+ANCHORS][:N[,DEV,TEST]]``: the generator's labelled sentence
+      task; train N, dev and test DEV and TEST sentences (default N/4 each; different seeds). A
+      low-data fine-tuning set wants its own, larger test split: ``downstream:biomed:300,200,500``.
+      ANCHORS as in a generator corpus spec (``general@sov+numbers=digits+cognates=0.5``): give
+      the task the anchors its model was pre-trained with.
+    * ``synthetic-pos:DOMAIN[@LANG][+ANCHORS][:N[,DEV,TEST]]``: UPOS tagging of generator
+      sentences (the same split sizes: ``synthetic-pos:reviews:50,100,200`` is 50 labelled sentences).
+    * ``synthetic-label:KEY:DOMAIN[@LANG][+ANCHORS][:N[,DEV,TEST]]``: a sentence task on a label
+      every generated sentence carries (KEY ``tense``, ``subj_num`` or ``obj_num``, decided by
+      the main clause), classes balanced: ``synthetic-label:tense:general@en:1000``.
     * ``upos:TRAIN[,DEV[,TEST]]`` / ``xpos:...`` / ``udeprel:...``: token task from CoNLL-U
       files; ``udeprel`` tags each word with its universal relation (subtype dropped, the labels
       two languages' treebanks share).
@@ -126,12 +139,8 @@ def parse_task(spec: str, *, seed: int = 0) -> FinetuneTask:
     """
     kind, _, rest = spec.partition(":")
     if kind == "downstream":
-        from probekit.data.synthetic import downstream_task
-
         domain, lang, sizes, anchors = _task_sizes(spec, rest)
-        if anchors:
-            raise ConfigError(f"task spec {spec!r}: the downstream task takes no anchor options ({anchors})")
-        splits = [downstream_task(domain, m, seed=seed + 101 * i, lang=lang) for i, m in enumerate(sizes)]
+        splits = [_sentence_task(kind, domain, lang, anchors, m, seed + 101 * i) for i, m in enumerate(sizes)]
         return FinetuneTask(f"{domain}-{lang}" if lang != "en" else domain, "sequence", *splits)
     if kind == "synthetic-pos":
         domain, lang, sizes, anchors = _task_sizes(spec, rest)
@@ -139,6 +148,18 @@ def parse_task(spec: str, *, seed: int = 0) -> FinetuneTask:
         splits = [synthetic_sentences(f"{domain}@{lang}{opts}:{m}", seed=seed + 101 * i + 7)
                   for i, m in enumerate(sizes)]
         return FinetuneTask(f"pos-{lang}", "token", *splits, label_key="upos")
+    if kind == "synthetic-label":
+        from probekit.data.synthetic import SENTENCE_LABELS
+
+        key, _, rest = rest.partition(":")
+        if key not in SENTENCE_LABELS:
+            raise ConfigError(f"task spec {spec!r}: unknown sentence label {key!r}; expected synthetic-label:KEY:"
+                              f"DOMAIN[@LANG][+ANCHORS][:N[,DEV,TEST]] with KEY one of {', '.join(SENTENCE_LABELS)}, "
+                              "e.g. synthetic-label:tense:general@en:1000")
+        domain, lang, sizes, anchors = _task_sizes(spec, rest)
+        splits = [_sentence_task(f"{kind}:{key}", domain, lang, anchors, m, seed + 101 * i + 7)
+                  for i, m in enumerate(sizes)]
+        return FinetuneTask(f"{key}-{lang}", "sequence", *splits, label_key=key)
     if kind in CONLLU_TASKS:
         from probekit.data.conllu import read_conllu
 
@@ -152,7 +173,17 @@ def parse_task(spec: str, *, seed: int = 0) -> FinetuneTask:
         pos = parse_task(f"synthetic-pos:{rest}", seed=seed)
         return FinetuneTask(f"deps-{lang}", "deps", pos.train, pos.dev, pos.test, label_key="deprels")
     raise ConfigError(f"unknown task spec {spec!r}; expected downstream:DOMAIN, synthetic-pos:DOMAIN@LANG, "
-                      "synthetic-deps:DOMAIN@LANG, upos:TRAIN[,DEV[,TEST]], xpos:..., udeprel:... or ud-deps:...")
+                      "synthetic-label:KEY:DOMAIN@LANG, synthetic-deps:DOMAIN@LANG, upos:TRAIN[,DEV[,TEST]], "
+                      "xpos:..., udeprel:... or ud-deps:...")
+
+
+def _sentence_task(kind: str, domain: str, lang: str, anchors: str, n: int, seed: int) -> list[Sentence]:
+    """One split of a generator sentence task: ``kind`` ``downstream`` or ``synthetic-label:KEY``."""
+    from probekit.data.synthetic import downstream_task, label_task
+
+    if kind == "downstream":
+        return downstream_task(domain, n, seed=seed, lang=lang, anchors=anchors or None)
+    return label_task(kind.partition(":")[2], n, domain=domain, lang=lang, seed=seed, anchors=anchors or None)
 
 
 def _files_relative_to(spec: str, base: Path) -> str:
@@ -164,13 +195,23 @@ def _files_relative_to(spec: str, base: Path) -> str:
 
 
 def parse_extra_eval(spec: str, tasks: dict[str, FinetuneTask]) -> tuple[str, str, list[Sentence]]:
-    """``TASK:SPLIT=SOURCE`` with SOURCE a CoNLL-U file or ``synthetic:DOMAIN@LANG:N``."""
+    """``TASK:SPLIT=SOURCE`` with SOURCE a CoNLL-U file, ``synthetic:DOMAIN@LANG:N`` (generated
+    sentences, for a token task), or a sentence task's own kind in another language,
+    ``downstream:DOMAIN@LANG[+ANCHORS]:N`` or ``synthetic-label:KEY:DOMAIN@LANG[+ANCHORS]:N``
+    (N labelled sentences, balanced as the task's)."""
     left, _, source = spec.partition("=")
     name, _, split = left.partition(":")
     if name not in tasks or not split or not source:
         raise ConfigError(f"extra eval {spec!r}: expected TASK:SPLIT=FILE with TASK one of {sorted(tasks)}")
-    if source.startswith("synthetic:"):
-        sents = synthetic_sentences(source.split(":", 1)[1], seed=999, default_n=500)
+    kind, _, rest = source.partition(":")
+    if kind == "synthetic":
+        sents = synthetic_sentences(rest, seed=999, default_n=500)
+    elif kind in ("downstream", "synthetic-label"):
+        if kind == "synthetic-label":
+            key, _, rest = rest.partition(":")
+            kind = f"{kind}:{key}"
+        domain, lang, n, anchors = _synthetic_spec(rest, 500)
+        sents = _sentence_task(kind, domain, lang, anchors, n, seed=999)
     else:
         from probekit.data.conllu import read_conllu
 
@@ -288,7 +329,7 @@ def run_chain(stages: list[dict[str, Any]], out: str | Path, *, base: str | Path
             by_name = {t.name: t for t in tasks}
             for spec in st.get("extra_eval", []):  # zero-shot splits: "pos-en:test_sov=synthetic:general@sov:500"
                 left, _, source = spec.partition("=")
-                if source and not source.startswith("synthetic:") and not Path(source).is_absolute():
+                if source and not source.startswith(GENERATED_SOURCES) and not Path(source).is_absolute():
                     spec = f"{left}={data / source}"
                 name, split, sents = parse_extra_eval(spec, by_name)
                 by_name[name].extra_eval[split] = sents

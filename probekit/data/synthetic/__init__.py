@@ -16,7 +16,8 @@ Modules, in reading order:
 * :mod:`.corpus`     linearization into :class:`~probekit.data.records.Sentence`, documents,
                      ``generate`` / ``iter_generate``
 * :mod:`.downstream` labelled classification task per domain (meaning-based labels) and the
-                     same constructions inside the pre-training corpora
+                     same constructions inside the pre-training corpora; ``label_task``: a
+                     balanced sentence task on a generated label (tense, subject/object number)
 * :mod:`.export`     CoNLL-U / jiant JSONL / text export and :func:`restore_layers`
 """
 
@@ -27,6 +28,7 @@ __all__ = ["generate", "iter_generate", "DOMAINS", "LANGUAGES", "Anchors"]
 from probekit.data.synthetic.export import export, restore_layers  # noqa: E402
 
 __all__ += ["export", "restore_layers"]
-from probekit.data.synthetic.downstream import DOWNSTREAM_LABELS, downstream_task  # noqa: E402
+from probekit.data.synthetic.downstream import (  # noqa: E402
+    DOWNSTREAM_LABELS, SENTENCE_LABELS, downstream_task, label_task)
 
-__all__ += ["downstream_task", "DOWNSTREAM_LABELS"]
+__all__ += ["downstream_task", "DOWNSTREAM_LABELS", "label_task", "SENTENCE_LABELS"]

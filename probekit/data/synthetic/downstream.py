@@ -36,6 +36,7 @@ from probekit.data.records import Sentence
 from probekit.data.synthetic import words as W
 from probekit.data.synthetic.corpus import _check, realize
 from probekit.data.synthetic.grammar import F_PASS, F_VERB, MARKS, Grammar, Node
+from probekit.data.synthetic.lexicon import Anchors
 from probekit.errors import ConfigError
 
 DOWNSTREAM_LABELS: dict[str, tuple[str, ...]] = {
@@ -337,7 +338,8 @@ def _legal(g: Grammar, label: str) -> Node:
 _BUILDERS = {"general": _general, "reviews": _reviews, "biomed": _biomed, "legal": _legal}
 
 
-def downstream_task(domain: str, n: int, *, seed: int = 0, lang: str = "en") -> list[Sentence]:
+def downstream_task(domain: str, n: int, *, seed: int = 0, lang: str = "en",
+                    anchors: Anchors | str | dict | None = None) -> list[Sentence]:
     """``n`` labelled sentences for ``domain``'s downstream task (label balanced).
 
     Parameters
@@ -346,6 +348,12 @@ def downstream_task(domain: str, n: int, *, seed: int = 0, lang: str = "en") -> 
     n : int
     seed : int
     lang : {"en", "sov", "vos"}
+        The same seed and anchors give the same trees and labels in every language (a parallel
+        test set).
+    anchors : Anchors, str, dict or None
+        What a pseudo-language shares with English, as in :func:`generate`: give the task the
+        anchors its pre-training corpus had (``"numbers=digits+cognates=0.5"``). ``None``: the
+        defaults.
 
     Returns
     -------
@@ -356,7 +364,7 @@ def downstream_task(domain: str, n: int, *, seed: int = 0, lang: str = "en") -> 
     _check(domain, lang)
     if n < 0:
         raise ConfigError(f"n must be >= 0, got {n}")
-    g = Grammar(domain, lang, f"downstream:{seed}")
+    g = Grammar(domain, lang, f"downstream:{seed}", Anchors.parse(anchors))
     labels = DOWNSTREAM_LABELS[domain]
     build = _BUILDERS[domain]
     out: list[Sentence] = []
@@ -368,6 +376,66 @@ def downstream_task(domain: str, n: int, *, seed: int = 0, lang: str = "en") -> 
         if enabled:
             gc.enable()
     g.rng.shuffle(out)
+    return out
+
+
+# Sentence labels every generated sentence carries (decided by the main clause; grammar.py and
+# corpus.derive_labels), for syntactic sentence tasks: a sentence without the key is skipped.
+SENTENCE_LABELS: dict[str, tuple[str, ...]] = {
+    "tense": ("Past", "Pres"),
+    "subj_num": ("Plur", "Sing"),
+    "obj_num": ("Plur", "Sing"),
+}
+
+
+def label_task(key: str, n: int, *, domain: str = "general", lang: str = "en", seed: int = 0,
+               anchors: Anchors | str | dict | None = None) -> list[Sentence]:
+    """``n`` generated sentences with the sentence label ``key``, classes balanced.
+
+    A syntactic-morphological sentence task (SentEval's Tense / SubjNum / ObjNum): unlike the
+    meaning-based :func:`downstream_task`, a model can read the label off the main clause's
+    verb, auxiliary or argument forms. The sentences are :func:`generate`'s for ``seed``
+    (documents and all), kept in order while their class is short of its share (``n // 2``,
+    the first class one more for an odd ``n``); sentences without ``key`` are skipped.
+
+    Parameters
+    ----------
+    key : {"tense", "subj_num", "obj_num"}
+    n : int
+    domain, lang, seed, anchors
+        As in :func:`generate`; the same seed and anchors give the same trees in every language.
+
+    Returns
+    -------
+    list of Sentence
+        Every layer of :func:`generate`; the class in ``labels[key]`` (one of
+        ``SENTENCE_LABELS[key]``).
+    """
+    from probekit.data.synthetic.corpus import iter_generate
+
+    if key not in SENTENCE_LABELS:
+        raise ConfigError(f"unknown sentence label {key!r}; choose one of {', '.join(SENTENCE_LABELS)}")
+    if n < 0:
+        raise ConfigError(f"n must be >= 0, got {n}")
+    classes = SENTENCE_LABELS[key]
+    need = {c: n // len(classes) + (i < n % len(classes)) for i, c in enumerate(classes)}
+    out: list[Sentence] = []
+    enabled = gc.isenabled()
+    gc.disable()  # no reference cycles here; see generate()
+    try:
+        # a bound far above what is read: the stream stops once every class has its share
+        for sent in iter_generate(max(1000, 100 * n), domain=domain, lang=lang, seed=seed, anchors=anchors):
+            if len(out) == n:
+                break
+            label = sent.labels.get(key)
+            if label is not None and need[label] > 0:
+                need[label] -= 1
+                out.append(sent)
+    finally:
+        if enabled:
+            gc.enable()
+    if len(out) < n:
+        raise ConfigError(f"label_task({key!r}, {n}): only {len(out)} balanced sentences in {domain}@{lang}")
     return out
 
 
