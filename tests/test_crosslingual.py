@@ -333,15 +333,20 @@ def test_crosslingual_suite_declares_a_valid_chain():
 
     suite = load_toml(Path(__file__).parent.parent / "probes" / "crosslingual.toml")
     stages = [st for _, st in expand_seeds(suite["transfer"]["stages"])]
-    assert [s["kind"] for s in stages] == ["pretrain"] + ["finetune"] * 6
+    assert [s["kind"] for s in stages] == ["pretrain"] + ["finetune"] * 12
     assert stages[0]["objective"] == "clm" and stages[0]["layers"] == 4  # the measured recipe
+    tasks = {}
     for st in stages:
         assert set(st) <= STAGE_KEYS | {"probe", "probe_intermediate"}
         for spec in st.get("corpus", []) + [e.split("=", 1)[1] for e in st.get("extra_eval", [])]:
-            assert _synthetic_spec(spec.split(":", 1)[1], 10)[3] == "numbers=digits+cognates=0.5"
-        if st["kind"] == "finetune":  # POS and dependencies jointly, both scored zero-shot
-            assert [parse_task(t.rsplit(":", 1)[0] + ":8").name for t in st["tasks"]] == ["pos-en", "deps-en"]
-            assert {e.split(":")[0] for e in st["extra_eval"]} == {"pos-en", "deps-en"}
+            assert _synthetic_spec(spec.rsplit(":", 2)[-2] + ":10", 10)[3] == "numbers=digits+cognates=0.5"
+        if st["kind"] == "finetune":  # every task is scored zero-shot in both languages
+            names = tuple(parse_task(t.rsplit(":", 1)[0] + ":8").name for t in st["tasks"])
+            assert {e.split(":")[0] for e in st["extra_eval"]} == set(names)
+            assert {e.split("=")[0].split(":")[1] for e in st["extra_eval"]} == {"test_sov", "test_vos"}
+            tasks[names] = tasks.get(names, 0) + 1
+    # POS and dependencies jointly, and the sentence task; both arms over three seeds
+    assert tasks == {("pos-en", "deps-en"): 6, ("tense-en",): 6}
 
 
 def test_interleave_puts_parallel_corpora_side_by_side(tmp_path):
