@@ -273,3 +273,19 @@ def test_a_layer_that_plateaus_stops_early_and_equals_its_separate_fit():
         assert alone.n_iter_ == batched[i].n_iter_
         for a, b in zip(alone.weights_ + alone.biases_, batched[i].weights_ + batched[i].biases_):
             np.testing.assert_array_equal(a, b)
+
+
+def test_fused_adam_and_the_plain_tensor_update_agree(monkeypatch):
+    from probekit.probes import _core
+
+    X, y = planted(n=1000, L=2, layer=1)
+    est = MLPProbe(schedule="constant", max_epochs=3, early_stopping=False, batch_size=100)
+    fused = fit_layers(est, X, y)
+    monkeypatch.setattr(_core, "_FUSED_ADAM", None)
+    plain = fit_layers(est, X, y)
+    alone = clone(est).fit(X[1], y)  # batched == separate on the plain path too
+    for a, b in zip(plain[1].weights_, alone.weights_):
+        np.testing.assert_array_equal(a, b)
+    for f, p in zip(fused, plain):
+        for a, b in zip(f.weights_ + f.biases_, p.weights_ + p.biases_):
+            np.testing.assert_allclose(a, b, atol=1e-4)
