@@ -220,7 +220,7 @@ def _fit_predict(spec: ProbeSpec, options: dict, seed: int, device, tr: Split, e
     model for pooled features, one model per layer for span probes."""
     if spec.inputs == "features":
         est = spec.make(random_state=seed, device=device or "auto", **options)
-        bar = tqdm(total=est.max_epochs, desc=f"{desc} ({len(layer_ids)} layers)", disable=not progress, leave=False)
+        bar = tqdm(total=est._max_epochs(), desc=f"{desc} ({len(layer_ids)} layers)", disable=not progress, leave=False)
         fitted = fit_layers(est, tr.X, tr.y, progress=bar)
         bar.close()
         return np.stack([p.predict(ev.X[i]) for i, p in enumerate(fitted)])

@@ -841,7 +841,7 @@ _CORPUS_SUFFIXES = (".conllu", ".conll", ".iob2", ".bio", ".txt", ".jsonl", ".js
 
 # Code version of the probing stage: bump when a change alters the scores a finished unit would
 # produce. The unit key also carries the extraction stage's CODE_VERSION and the data's content.
-RUN_VERSION = 4  # 4: LinearProbe refits on all training rows after early stopping (refit_epochs=1)
+RUN_VERSION = 5  # 5: Linear/MLP probes default to a cosine schedule (linear: no early stopping)
 # Code version of the structural probe's rows and control trees, in the key of the units that run
 # a structural probe only: other units stay cached when it changes.
 STRUCTURAL_VERSION = 2  # 2: bootstrap CIs for UUAS / root accuracy and their selectivity

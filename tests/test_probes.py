@@ -15,6 +15,10 @@ from probekit.probes import LinearProbe, MLPProbe, ScalarMixProbe, fit_layers
 from probekit.scoring import best_layer, expected_layer
 
 
+# LinearProbe's earlier Adam defaults: early stopping on a validation split, constant rate.
+EARLY_STOPPING = dict(early_stopping=True, schedule="constant", learning_rate=1e-2, max_epochs=100)
+
+
 def planted(n=2000, L=5, d=16, k=4, layer=3, strength=2.0, seed=0):
     """Random features; the label is linearly decodable from layer ``layer`` only."""
     rng = np.random.default_rng(seed)
@@ -41,7 +45,8 @@ def test_planted_layer_found_by_best_layer_expected_layer_and_mix():
 
 
 @pytest.mark.parametrize("est", [LinearProbe(), LinearProbe(rank=2), LinearProbe(refit_epochs=0),
-                                 MLPProbe(dropout=0.3), MLPProbe(refit_epochs=2)])
+                                 MLPProbe(dropout=0.3), MLPProbe(refit_epochs=2),
+                                 MLPProbe(schedule="constant")])
 def test_batched_training_equals_separate_training(est):
     X, y = planted(n=800, L=3, layer=1)
     batched = fit_layers(est, X, y)
@@ -186,8 +191,8 @@ def test_lr_decays_zero_is_plain_early_stopping_and_negative_is_refused():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(4000, 8)).astype(np.float32)
     y = (X[:, 0] > 0).astype(int)
-    plain = LinearProbe(lr_decays=0, batch_size=128).fit(X, y)
-    decayed = LinearProbe(lr_decays=2, batch_size=128).fit(X, y)
+    plain = LinearProbe(lr_decays=0, batch_size=128, **EARLY_STOPPING).fit(X, y)
+    decayed = LinearProbe(lr_decays=2, batch_size=128, **EARLY_STOPPING).fit(X, y)
     # Extra decays can only train longer, and still solve a separable task.
     assert decayed.n_iter_ >= plain.n_iter_
     assert decayed.score(X, y) > 0.95 and plain.score(X, y) > 0.95
@@ -205,8 +210,8 @@ def test_refit_learns_from_the_validation_rows_and_moves_towards_the_full_data_o
     val_rows = np.random.default_rng(0).permutation(len(y))[:n_val][:40]
     y[val_rows] = 3
     X[0, val_rows, 9] += 6.0
-    kept = LinearProbe(refit_epochs=0, lr_decays=0, batch_size=32).fit(X[0], y)
-    refit = LinearProbe(refit_epochs=3, lr_decays=0, batch_size=32).fit(X[0], y)
+    kept = LinearProbe(refit_epochs=0, lr_decays=0, batch_size=32, **EARLY_STOPPING).fit(X[0], y)
+    refit = LinearProbe(refit_epochs=3, lr_decays=0, batch_size=32, **EARLY_STOPPING).fit(X[0], y)
     assert kept.n_train_ == len(y) - n_val and refit.n_train_ == len(y)
     assert refit.n_iter_ == kept.n_iter_ + 3
     assert (kept.predict(X[0, val_rows]) == 3).mean() == 0
@@ -216,7 +221,8 @@ def test_refit_learns_from_the_validation_rows_and_moves_towards_the_full_data_o
     X, y = planted(n=1000, L=1, d=10, k=3, layer=0, strength=1.0)
     alpha = 1e-2
     ref = LogisticRegression(C=1 / (alpha * len(y)), max_iter=1000, tol=1e-8).fit(X[0], y)
-    dist = [np.linalg.norm(LinearProbe(alpha=alpha, refit_epochs=r, batch_size=64).fit(X[0], y).coef_
+    dist = [np.linalg.norm(LinearProbe(alpha=alpha, refit_epochs=r, batch_size=64, **EARLY_STOPPING)
+                           .fit(X[0], y).coef_
                            - ref.coef_) for r in (0, 3)]
     assert dist[1] < 0.95 * dist[0]
 
@@ -224,9 +230,62 @@ def test_refit_learns_from_the_validation_rows_and_moves_towards_the_full_data_o
 def test_refit_is_not_used_with_external_validation_data_or_negative():
     X, y = planted(n=600, L=1, layer=0)
     Xv, yv = planted(n=200, L=1, layer=0, seed=1)
-    a = LinearProbe(refit_epochs=0).fit(X[0], y, validation_data=(Xv[0], yv))
-    b = LinearProbe(refit_epochs=3).fit(X[0], y, validation_data=(Xv[0], yv))
+    a = LinearProbe(refit_epochs=0, **EARLY_STOPPING).fit(X[0], y, validation_data=(Xv[0], yv))
+    b = LinearProbe(refit_epochs=3, **EARLY_STOPPING).fit(X[0], y, validation_data=(Xv[0], yv))
     np.testing.assert_array_equal(a.coef_, b.coef_)
     assert a.n_iter_ == b.n_iter_ and b.n_train_ == len(y)
     with pytest.raises(ValueError, match="refit_epochs must be >= 0"):
         LinearProbe(refit_epochs=-1).fit(X[0], y)
+
+
+def test_cosine_schedule_factor_and_horizon():
+    from probekit.probes._core import MIN_STEPS, cosine_factor
+
+    assert cosine_factor(0, 100) == 1.0
+    assert cosine_factor(50, 100) == pytest.approx(0.5)
+    assert cosine_factor(99, 100) == pytest.approx(0.5 * (1 + np.cos(np.pi * 0.99)))
+    X, y = planted(n=1200, L=2, layer=1)
+    # Large enough for MIN_STEPS in max_epochs: exactly max_epochs epochs.
+    big = MLPProbe(max_epochs=3, batch_size=8, early_stopping=False).fit(X[1], y)
+    assert big.n_iter_ == 3
+    # 300 rows in 2 minibatches per epoch: the schedule stretches to MIN_STEPS steps.
+    small = MLPProbe(max_epochs=3, early_stopping=False, batch_size=150).fit(X[1, :300], y[:300])
+    assert small.n_iter_ == MIN_STEPS // 2
+    # The stretched schedule checks the validation loss max_epochs times: patience (3 checks)
+    # cannot end it before the last one.
+    stretched = MLPProbe(max_epochs=3, batch_size=135).fit(X[1, :300], y[:300])
+    assert stretched.n_iter_ == -(-MIN_STEPS // 2)
+    with pytest.raises(ValueError, match="schedule must be"):
+        MLPProbe(schedule="linear").fit(X[0], y)
+    with pytest.raises(ValueError, match="schedule"):
+        LinearProbe(solver="lbfgs", schedule="constant").fit(X[0], y)
+
+
+def test_a_layer_that_plateaus_stops_early_and_equals_its_separate_fit():
+    # Layer 0 is noise (its validation loss stops improving at once), layer 1 keeps learning at
+    # a small constant rate: layer 0 stops first, the batch goes on with layer 1 alone.
+    X, y = planted(n=1500, L=2, layer=1, strength=1.0)
+    est = MLPProbe(schedule="constant", learning_rate=1e-3, max_epochs=60, batch_size=128)
+    batched = fit_layers(est, X, y)
+    assert batched[0].n_iter_ + 3 < batched[1].n_iter_
+    for i in range(2):
+        alone = clone(est).fit(X[i], y)
+        assert alone.n_iter_ == batched[i].n_iter_
+        for a, b in zip(alone.weights_ + alone.biases_, batched[i].weights_ + batched[i].biases_):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_fused_adam_and_the_plain_tensor_update_agree(monkeypatch):
+    from probekit.probes import _core
+
+    X, y = planted(n=1000, L=2, layer=1)
+    est = MLPProbe(schedule="constant", max_epochs=3, early_stopping=False, batch_size=100)
+    fused = fit_layers(est, X, y)
+    monkeypatch.setattr(_core, "_FUSED_ADAM", None)
+    plain = fit_layers(est, X, y)
+    alone = clone(est).fit(X[1], y)  # batched == separate on the plain path too
+    for a, b in zip(plain[1].weights_, alone.weights_):
+        np.testing.assert_array_equal(a, b)
+    for f, p in zip(fused, plain):
+        for a, b in zip(f.weights_ + f.biases_, p.weights_ + p.biases_):
+            np.testing.assert_allclose(a, b, atol=1e-4)

@@ -18,10 +18,10 @@ from typing import Sequence
 import numpy as np
 from sklearn.base import clone
 
+from probekit.probes._core import MIN_STEPS
 from probekit.probes.base import _BaseProbe, check_features, fit_layers
 
 EPS = 1e-3
-MIN_STEPS = 300  # optimisation steps at least, per block
 
 # Voita & Titov (2020): block boundaries as fractions of the training data.
 MDL_FRACTIONS: tuple[float, ...] = (
@@ -127,7 +127,7 @@ def online_code(
         # (early stopping still ends training once a validation split exists).
         est = clone(estimator)
         steps_per_epoch = -(-start // int(est.batch_size))
-        est.set_params(max_epochs=max(int(est.max_epochs), -(-MIN_STEPS // steps_per_epoch)))
+        est.set_params(max_epochs=max(est._max_epochs(), -(-MIN_STEPS // steps_per_epoch)))
         probes = fit_layers(est, X[:, :start], prefix)
         for layer, probe in enumerate(probes):
             proba = probe.predict_proba(X[layer, start:stop])
