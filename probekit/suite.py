@@ -1343,7 +1343,8 @@ def run_selection(suite: Suite, out_dir: str | Path, *, models: list[str] | None
             task = next(t for t in suite.config["tasks"] if t["name"] == name)
             train, dev = load_task_data(suite, task, generated)
             test = _read_split(task["test"]) if task["test"] else _generated(suite, "test", generated)
-            key = stage_key("selection", SELECTION_VERSION, selection=sel, task=task,
+            # the frozen strategies' heads are probekit's probes: their code version is part of the key
+            key = stage_key("selection", SELECTION_VERSION, probes=RUN_VERSION, selection=sel, task=task,
                             model=folder_identity(folder), data=[content_digest(x) for x in (train, dev, test)])
             out = Path(out_dir) / "selection" / model["id"] / name
             done = out / "key.json"

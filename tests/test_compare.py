@@ -188,7 +188,7 @@ def test_report_shows_the_comparison_table_and_recommendation(tmp_path):
 
 
 @pytest.mark.slow
-def test_suite_selection_section_runs_compare_and_reports(tiny_bert, tmp_path):
+def test_suite_selection_section_runs_compare_and_reports(tiny_bert, tmp_path, monkeypatch):
     """A suite's [selection] runs every chosen strategy vs fine-tuning; the report carries the
     table; a re-run reads it back; bad keys are refused naming the line."""
     from probekit.cli import main
@@ -230,6 +230,12 @@ cka = false
     assert (tmp_path / "out" / "selection" / "tiny" / "pos" / "compare.csv").stat().st_mtime_ns == stamp
     assert main(["report", str(tmp_path / "out"), "--out", str(tmp_path / "rebuilt")]) == 0
     assert "cost_aware" in (tmp_path / "rebuilt" / "report.html").read_text()
+    # The frozen strategies' heads are probekit's probes: a new probe code version is a new key.
+    import probekit.suite
+
+    monkeypatch.setattr(probekit.suite, "RUN_VERSION", probekit.suite.RUN_VERSION + 1)
+    assert main(["run", str(suite), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    assert (tmp_path / "out" / "selection" / "tiny" / "pos" / "compare.csv").stat().st_mtime_ns != stamp
     # Other settings: the comparison starts afresh (its old fine-tuning run would refuse them).
     assert main(["run", str(suite), "--out", str(tmp_path / "out"), "--quiet",
                  "--set", "selection.finetune_steps=6"]) == 0
