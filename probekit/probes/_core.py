@@ -587,4 +587,3 @@ def _refit(step: _Stepper, source: np.ndarray, rows: np.ndarray, y: torch.Tensor
             xb = gather(rows[batch])
             step(opt, xb.to(torch.bfloat16) if low else xb, y[torch.from_numpy(batch).to(device)],
                  None, drop_gen)
-
