@@ -267,13 +267,15 @@ def plot_layer_metric(scores: pd.DataFrame, metric: str, ylabel: str, path: Path
     df = df[(df["metric"] == metric) & df["layer"].notna()]
     probes = sorted(df["probe"].unique())
     fig, flat = _grid(len(probes), 3, 5.0, 3.4)
-    lines = [tuple(x) for x in df[["model", "checkpoint", "task"]].drop_duplicates().values]
-    tasks = sorted({t for _, _, t in lines})
+    # one colour per (task, model) line, sequential along a checkpoint chain; a control task's
+    # line shares its task's colour, dashed
+    colors = _line_colors([(f"{task} / {model}", ckpt) for model, ckpt, task
+                           in df[["model", "checkpoint", "task"]].drop_duplicates().values])
     for ax, probe in zip(flat, probes):
         sub = df[df["probe"] == probe]
         for (model, ckpt, task, is_control), g in sub.groupby(["model", "checkpoint", "task", "is_control"], sort=False):
             g = g.groupby("layer").agg(value=("value", "mean"), lo=("ci_low", "mean"), hi=("ci_high", "mean")).reset_index()
-            color = BASELINE_GREY if is_random_baseline(model) else plt.cm.tab10(tasks.index(task) % 10)
+            color = BASELINE_GREY if is_random_baseline(model) else colors[(f"{task} / {model}", ckpt)]
             name = " / ".join(x for x in (task, model, ckpt) if x) + (" (control)" if is_control else "")
             ax.plot(g["layer"], g["value"], "--" if is_control else ":" if is_random_baseline(model) else "-",
                     marker="o", ms=3, color=color, label=name)

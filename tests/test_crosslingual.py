@@ -317,6 +317,11 @@ def test_chain_finetune_stage_scores_extra_eval_splits_zero_shot(tmp_path, one_t
              "train": {"steps": 2, "batch_size": 8}}
     rec = run_chain([stage], tmp_path / "runs")["ft"]
     assert 0 <= rec["metrics"]["pos-en.test_sov.accuracy"] <= 1
+    # the zero-shot split is the 20 generated sov sentences (words past max_len are not scored)
+    from probekit.transfer.chain import synthetic_sentences
+
+    words = sum(len(s) for s in synthetic_sentences("general@sov+cognates=0.5:20", seed=999))
+    assert 0 < rec["metrics"]["pos-en.test_sov.n"] <= words
     # sentence tasks: their zero-shot splits are generated, not files beside the suite
     stage = {**stage, "name": "ft-sent", "tasks": ["synthetic-label:tense:general@en:24,8,8", "downstream:general:16,8,8"],
              "extra_eval": ["tense-en:test_vos=synthetic-label:tense:general@vos:10",

@@ -167,3 +167,23 @@ def test_curve_panels_one_per_model_with_every_checkpoints_control():
     assert sorted(controls["checkpoint"].unique()) == ["dapt", "ft", "general"]
     assert set(chain["model"]) == {"chain", "chain:random"}  # the baseline stands beside its model
     assert set(panels["pos / linear / minilm"]["model"]) == {"minilm"}
+
+
+def test_layer_metric_plot_gives_each_model_and_checkpoint_its_own_colour(tmp_path, monkeypatch):
+    """One task across models and checkpoints (the demo's selectivity panel) is not one colour."""
+    import probekit.report as report
+
+    parts = []
+    for model, ckpts in (("minilm", [""]), ("chain", ["general", "ft"]), ("chain:random", [""])):
+        for ckpt in ckpts:
+            part = _scores({"pos": 1})
+            part["model"], part["checkpoint"] = model, ckpt
+            part["metric"] = part["metric"].replace("accuracy", "selectivity")
+            parts.append(part)
+    figures = []
+    monkeypatch.setattr(report, "_save", lambda fig, path: figures.append(fig) or path)
+    report.plot_layer_metric(pd.concat(parts, ignore_index=True), "selectivity", "selectivity", tmp_path / "s.png")
+    lines = {line.get_label(): line.get_color() for line in figures[0].axes[0].get_lines() if line.get_label()[0] != "_"}
+    trained = {label: color for label, color in lines.items() if "random" not in label and "control" not in label}
+    assert len(trained) == 3 and len({tuple(np.atleast_1d(c)) for c in trained.values()}) == 3
+    assert lines["pos / chain / ft (control)"] == lines["pos / chain / ft"]  # a control shares its line's colour
