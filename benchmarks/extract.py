@@ -13,8 +13,11 @@ Rows:
 * gguf       (``--speed-model smollm2``) the one-time GGUF -> cached folder conversion
 * bf16       ``extract(dtype="bf16")``: error reported against probekit float32
 * cached     the same ``extract`` call again (a cache hit)
-* unpacked   (``--unpacked``) float32 with the model's linear layers left to MKL, not packed for
-             oneDNN (:mod:`probekit.extract.packed`): the A/B of the packing, in the same rounds
+* padded     (``--ab``) float32 through transformers' forward on the padded batch with the linear
+             layers packed (:mod:`probekit.extract.packed`), not the engine's unpadded forward
+             (:mod:`probekit.extract.unpadded`)
+* unpacked   (``--ab``) float32 through transformers' forward with the linear layers left to MKL:
+             with ``padded``, the A/B of both, in the same rounds
 
 ``--repeats N`` runs naive / float32 (/ unpacked) / bf16 N times, interleaved, and reports the
 medians: on a shared machine one run each swings by 30% or more.
@@ -101,16 +104,22 @@ def forward_flops(folder, texts) -> float:
 
 
 @contextlib.contextmanager
-def unpacked_engine():
-    """The engine with its linear layers left as they are (the A/B of probekit.extract.packed)."""
+def slower_engine(*, packed: bool):
+    """The engine on transformers' padded forward, with its linear layers ``packed`` or as they are
+    (the A/B of probekit.extract.unpadded and probekit.extract.packed)."""
     from probekit.extract import engine
 
-    swap = engine.packed_linears
-    engine.packed_linears = lambda model, rows: contextlib.nullcontext(0)
+    swaps = {"unpadded_encoder": lambda model, rows: None}
+    if not packed:
+        swaps["packed_linears"] = lambda model, rows: contextlib.nullcontext(0)
+    saved = {name: getattr(engine, name) for name in swaps}
+    for name, fn in swaps.items():
+        setattr(engine, name, fn)
     try:
         yield
     finally:
-        engine.packed_linears = swap
+        for name, fn in saved.items():
+            setattr(engine, name, fn)
 
 
 def rss_worker(n: int, model: str, cache: str) -> None:
@@ -142,9 +151,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1,
                         help="rounds of the naive / float32 / bf16 runs, interleaved; the rows give each "
                         "run's median")
-    parser.add_argument("--unpacked", action="store_true",
-                        help="also time float32 with the linear layers left to MKL (not packed for "
-                        "oneDNN, probekit.extract.packed), in the same rounds")
+    parser.add_argument("--ab", "--unpacked", dest="ab", action="store_true",
+                        help="also time float32 through transformers' padded forward, with the linear "
+                        "layers packed for oneDNN and as they are (the A/B of probekit.extract.unpadded "
+                        "and .packed), in the same rounds")
     parser.add_argument("--rss-worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--model", default=MODEL, help=argparse.SUPPRESS)
     parser.add_argument("--cache", help=argparse.SUPPRESS)
@@ -187,7 +197,7 @@ def speed_rows(args) -> list[dict]:
     load = os.getloadavg()[0]
     print(f"{len(texts)} UD EWT dev sentences, {sum(map(len, texts))} words, torch threads "
           f"{torch.get_num_threads()}, load average {load:.1f} on {os.cpu_count()} cores, model {source}")
-    times: dict[str, list[float]] = {"naive": [], "f32": [], "f32_unpacked": [], "bf": []}
+    times: dict[str, list[float]] = {"naive": [], "f32": [], "f32_padded": [], "f32_unpacked": [], "bf": []}
 
     def timed_extract(key: str, cache: str, **kw):
         t0 = time.perf_counter()
@@ -203,8 +213,10 @@ def speed_rows(args) -> list[dict]:
             ref = naive(folder, texts)
             times["naive"].append(time.perf_counter() - t0)
             f32 = timed_extract("f32", f"{cache}/r{rnd}")
-            if args.unpacked:
-                with unpacked_engine():
+            if args.ab:
+                with slower_engine(packed=True):
+                    timed_extract("f32_padded", f"{cache}/p{rnd}")
+                with slower_engine(packed=False):
                     timed_extract("f32_unpacked", f"{cache}/u{rnd}")
             bf = timed_extract("bf", f"{cache}/r{rnd}", dtype="bf16")
         n_tok = f32.manifest["summary"]["n_tokens"]
@@ -235,12 +247,15 @@ def speed_rows(args) -> list[dict]:
                      speedup=1.0, check="reference"))
     rows.append(dict(run="probekit float32", seconds=t_f32, tokens_per_s=n_tok / t_f32,
                      speedup=t_naive / t_f32,
-                     check=f"max|diff| vs naive {diff:.1e} (goal < 1e-4)" if args.speed_model == "minilm" else
+                     check=f"{f32.stats['forward']} forward, max|diff| vs naive {diff:.1e} (goal < 1e-4)"
+                     if args.speed_model == "minilm" else
                      f"max|diff| vs naive {diff:.1e} = {rel:.1e} of the layer's max |h| (goal < 1e-4)"))
-    if args.unpacked:
-        t_unp = float(np.median(times["f32_unpacked"]))
-        rows.append(dict(run="probekit float32, linears not packed", seconds=t_unp, tokens_per_s=n_tok / t_unp,
-                         speedup=t_naive / t_unp, check=f"packed is {t_unp / t_f32:.3f}x faster"))
+    if args.ab:
+        for key, run in (("f32_padded", "float32, transformers' forward, packed linears"),
+                         ("f32_unpacked", "float32, transformers' forward, linears not packed")):
+            t = float(np.median(times[key]))
+            rows.append(dict(run=f"probekit {run}", seconds=t, tokens_per_s=n_tok / t, speedup=t_naive / t,
+                             check=f"the engine's forward is {t / t_f32:.3f}x faster"))
     rows.append(dict(run="probekit bf16", seconds=t_bf, tokens_per_s=n_tok / t_bf, speedup=t_naive / t_bf,
                      check=f"vs float32: max|diff| {bf_err:.3f}, rel. Frobenius {bf_rel:.4f}"))
     rows.append(dict(run="cached re-run (hit)", seconds=t_hit, tokens_per_s=n_tok / t_hit,

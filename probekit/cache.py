@@ -83,6 +83,19 @@ def file_digest(path: str | Path, *, sample: bool = False) -> str:
     return h.hexdigest()
 
 
+def _checksums(paths: list[Path]) -> list[dict]:
+    """Size, sampled and full digest of each file; the files are hashed on as many threads as
+    there are cores (hashlib releases the GIL), which halves a float32 extraction's commit on two."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(path: Path) -> dict:
+        return {"size": path.stat().st_size, "sample": file_digest(path, sample=True),
+                "blake2b": file_digest(path)}
+
+    with ThreadPoolExecutor(max_workers=max(1, min(len(paths), os.cpu_count() or 1))) as pool:
+        return list(pool.map(one, paths))
+
+
 def file_identity(path: str | Path) -> dict:
     """Name, size and sampled content hash of a (possibly multi-GB) file, e.g. model weights."""
     path = Path(path)
@@ -181,14 +194,7 @@ class CacheEntry:
             stage=self.stage,
             key=self.key,
             created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            files={
-                name: {
-                    "size": (self.partial / name).stat().st_size,
-                    "sample": file_digest(self.partial / name, sample=True),
-                    "blake2b": file_digest(self.partial / name),
-                }
-                for name in files
-            },
+            files=dict(zip(files, _checksums([self.partial / name for name in files]))),
         )
         try:
             atomic_write_text(self.partial / MANIFEST, json.dumps(manifest, indent=1, default=str))

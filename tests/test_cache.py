@@ -238,3 +238,46 @@ def test_full_disk_is_a_clear_error_and_leaves_no_entry(folder, tmp_path, monkey
     with pytest.raises(ProbekitError, match="disk full"):
         extract(folder, TEXTS, cache_dir=tmp_path / "c", progress=False)
     assert list_entries(tmp_path / "c").status.tolist() == ["partial"]
+
+
+def test_a_failed_background_write_logs_no_text_whose_rows_are_missing(folder, tmp_path, monkeypatch):
+    """Writes and checkpoints run on the writer thread; after a failed write the queued
+    checkpoints are dropped, so the resumed entry equals an uninterrupted one."""
+    import errno
+
+    root = tmp_path / "c"
+    texts = [t + [str(i)] for i, t in enumerate(TEXTS * 4)]
+    kw = dict(layers=[0, 2], sentence_pooling="mean", max_tokens_per_batch=64, progress=False)
+    clean = extract(folder, texts, cache=False, **kw)
+    calls, pwrite = [], engine.os.pwrite
+
+    def fails_later(*args):
+        calls.append(1)
+        if len(calls) == 120:  # of 240, mid-run
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return pwrite(*args)
+
+    monkeypatch.setattr(engine.os, "pwrite", fails_later)
+    with pytest.raises(ProbekitError, match="disk full"):
+        extract(folder, texts, cache_dir=root, shard_tokens=1, **kw)
+    monkeypatch.setattr(engine.os, "pwrite", pwrite)
+    resumed = extract(folder, texts, cache_dir=root, shard_tokens=1, **kw)
+    assert 0 < resumed.stats["resumed_texts"] < len(texts)
+    for layer in (0, 2):
+        np.testing.assert_array_equal(resumed.layer(layer), clean.layer(layer))
+        np.testing.assert_array_equal(resumed.sentence(layer), clean.sentence(layer))
+
+
+def test_writer_runs_tasks_in_order_and_drops_those_after_a_failure():
+    done = []
+    writer = engine._Writer(depth=2)
+    for i in range(5):
+        writer.submit(done.append, i)
+    writer.submit(lambda: 1 / 0)
+    writer.submit(done.append, "after")  # may be queued before the failure is seen
+    with pytest.raises(ZeroDivisionError):
+        for _ in range(50):
+            writer.submit(done.append, "later")
+        writer.close()
+    writer.close(raise_error=False)
+    assert done == [0, 1, 2, 3, 4]

@@ -62,14 +62,17 @@ def test_extraction_with_packing_matches_the_unpacked_engine(tmp_path, monkeypat
     from probekit.extract import engine
 
     model, tok = tiny("bert")
+    monkeypatch.setattr(engine, "unpadded_encoder", lambda model, rows: None)  # BERT's own fast path
     texts = [["the", "cat", "sat"], ["a", "dog", "ran", "off", "home"], ["hi"]]
     packed = extract((model, tok), texts, layers="all", store_dtype="float32", cache_dir=tmp_path / "a",
                      progress=False)
     assert packed.manifest["stats"]["packed_linears"] > 0
+    assert packed.manifest["stats"]["forward"] == "packed"
     monkeypatch.setattr(engine, "packed_linears", lambda model, rows: nullcontext(0))
     plain = extract((model, tok), texts, layers="all", store_dtype="float32", cache_dir=tmp_path / "b",
                     progress=False)
     assert plain.manifest["stats"]["packed_linears"] == 0
+    assert plain.manifest["stats"]["forward"] == "transformers"
     for layer in packed.layers:
         np.testing.assert_allclose(np.asarray(packed.layer(layer)), np.asarray(plain.layer(layer)),
                                    rtol=1e-4, atol=1e-5)

@@ -12,12 +12,16 @@ While building, the arrays are preallocated in ``.partial-<key>/`` and every bat
 rows with ``os.pwrite`` (no memory map, so resident memory does not grow with the corpus). Every
 ``shard_tokens`` tokens the files are flushed to disk and the finished texts are appended to
 ``progress_rN.log`` (one log per rank): a *shard*. A rerun after a crash skips the logged texts.
+Writes and checkpoints run in submission order on one background thread (:class:`_Writer`), so
+a batch's disk work overlaps the next batch's forward and a text is logged only after its rows
+are written.
 Under ``torchrun`` each rank takes every ``world``-th text (by length), writes its own rows and
 log; rank 0 merges the logs, writes the index and publishes the entry.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -26,6 +30,7 @@ import tempfile
 import time
 import warnings
 import weakref
+from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -38,6 +43,7 @@ from probekit.extract import models as M
 from probekit.extract.align import (TextDigest, Tokenized, Window, iter_words, plan_windows, tokenize,
                                     word_token_ranges)
 from probekit.extract.packed import packed_linears
+from probekit.extract.unpadded import unpadded_encoder
 from probekit.extract.reps import LayerReps
 
 # Bump by hand whenever a change alters extracted values or the entry layout.
@@ -303,6 +309,47 @@ def _extract_with(model_obj, tokenizer, tokenized, identity, entry, cache, sourc
     return LayerReps(entry.path)
 
 
+class _Writer:
+    """One background thread that runs queued disk work in submission order.
+
+    At most ``depth`` tasks wait (each holds a batch's pooled rows), so memory stays bounded when
+    the disk is slower than the forward. The first error is raised by the next ``submit`` or by
+    ``close``; the tasks queued after a failed one are dropped, so no checkpoint can log texts
+    whose rows were not written.
+    """
+
+    def __init__(self, depth: int = 32) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="probekit-writer")
+        self.depth, self.queued, self.error = depth, deque(), None
+
+    def _guarded(self, fn: Callable, args: tuple) -> None:
+        if self.error is None:
+            try:
+                fn(*args)
+            except BaseException as err:  # noqa: BLE001 - re-raised on the caller's thread
+                self.error = err
+
+    def _raise(self) -> None:
+        if self.error is not None:  # kept, so the tasks queued after it are still dropped
+            raise self.error
+
+    def submit(self, fn: Callable, *args) -> None:
+        self._raise()
+        self.queued.append(self.pool.submit(self._guarded, fn, args))
+        while len(self.queued) > self.depth:
+            self.queued.popleft().result()
+
+    def close(self, *, raise_error: bool = True) -> None:
+        """Wait for every queued task; raise the first error unless ``raise_error`` is False."""
+        while self.queued:
+            self.queued.popleft().result()
+        self.pool.shutdown(wait=True)
+        if raise_error:
+            self._raise()
+
+
 class _Run:
     """State of one (possibly resumed, possibly one-rank-of-many) extraction into a partial entry."""
 
@@ -322,7 +369,7 @@ class _Run:
         self.stats = dict(zero_subword_words=0, empty_texts=int((tok.n_words == 0).sum()),
                           untokenizable_texts=int(no_tokens.sum()),
                           windowed_texts=0, windows=0, fp16_overflow_values=0, resumed_texts=0,
-                          world_size=world, packed_linears=0)
+                          world_size=world, forward="transformers", packed_linears=0)
 
     # ---- files
     def _files(self) -> list[tuple[str, tuple[int, int]]]:
@@ -358,6 +405,10 @@ class _Run:
             self.headers[name] = path.stat().st_size - int(np.prod(shape)) * self.store.itemsize
 
     def _write(self, name: str, rows: np.ndarray, values: np.ndarray) -> None:
+        """Queue ``values[i]`` for row ``rows[i]`` of file ``name`` (written by the writer thread)."""
+        self.writer.submit(self._write_now, name, rows, values)
+
+    def _write_now(self, name: str, rows: np.ndarray, values: np.ndarray) -> None:
         """Write ``values[i]`` to row ``rows[i]``, one pwrite per run of consecutive rows."""
         values = np.ascontiguousarray(values.astype(self.store, copy=False))
         row_bytes = values.shape[1] * self.store.itemsize
@@ -379,6 +430,10 @@ class _Run:
         return done
 
     def _checkpoint(self, finished: list[int]) -> None:
+        """Queue a flush of every file, then the logging of ``finished`` (after their rows)."""
+        self.writer.submit(self._checkpoint_now, list(finished))
+
+    def _checkpoint_now(self, finished: list[int]) -> None:
         for fd in self.fds.values():
             os.fsync(fd)
         if finished:
@@ -459,9 +514,15 @@ class _Run:
                    desc=f"extract{'' if self.world == 1 else f' r{self.rank}'}",
                    disable=not self.progress or len(u_len) == 0)
         since = 0
+        self.writer = _Writer()
         try:
-            with torch.inference_mode(), packed_linears(self.model, rows=self.budget) as n_packed:
+            # the fastest forward that applies: unpadded (BERT layout on CPU), else transformers'
+            # forward with packed linear layers (CPU), else transformers' forward as it is
+            self.unpadded = unpadded_encoder(self.model, rows=self.budget)
+            packing = contextlib.nullcontext(0) if self.unpadded else packed_linears(self.model, rows=self.budget)
+            with torch.inference_mode(), packing as n_packed:
                 self.stats["packed_linears"] = n_packed
+                self.stats["forward"] = "unpadded" if self.unpadded else "packed" if n_packed else "transformers"
                 for number, units in enumerate(self._batches(u_len, order), start=1):
                     self._run_batch([self._window(int(u_text[u]), int(u_k[u])) for u in units])
                     if self.device == "cpu" and number % 8 == 0:  # ~1% of the time, vs 8% each batch
@@ -479,27 +540,43 @@ class _Run:
                     if _on_batch_done is not None:
                         _on_batch_done(number)
             self._checkpoint(finished)
+            self.writer.close()
         finally:
             bar.close()
+            self.writer.close(raise_error=False)  # after a failure: what was queued still lands
             for fd in self.fds.values():
                 os.close(fd)
         if self.world > 1:  # the other ranks' stats are summed by rank 0 through files
             (self.entry.partial / f"stats_r{self.rank}.json").write_text(json.dumps(self.stats))
 
-    def _forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        out = self.model(input_ids=input_ids, attention_mask=mask, output_hidden_states=True)
-        hidden = out.hidden_states
-        if hidden is None or len(hidden) != self.summary["n_model_layers"] + 1:
-            raise ProbekitError(
-                f"the model returned {None if hidden is None else len(hidden)} hidden states, "
-                f"expected {self.summary['n_model_layers'] + 1}"
-            )
-        return hidden
+    def _forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+        """The requested layers' hidden states, float32 ``(positions, dim)`` each: the batch's
+        real tokens in order (unpadded forward) or every position of the padded ``(batch, width)``
+        layout; :meth:`_starts` gives where each sequence begins. Pooling is done in full precision."""
+        if self.unpadded is not None:
+            hidden = self.unpadded(input_ids, mask)
+        else:
+            hidden = self.model(input_ids=input_ids, attention_mask=mask, output_hidden_states=True).hidden_states
+            if hidden is None or len(hidden) != self.summary["n_model_layers"] + 1:
+                raise ProbekitError(
+                    f"the model returned {None if hidden is None else len(hidden)} hidden states, "
+                    f"expected {self.summary['n_model_layers'] + 1}"
+                )
+            hidden = [h.reshape(-1, h.shape[-1]) for h in hidden]  # views, no copy
+        return [hidden[l].float() for l in self.layers]
+
+    def _starts(self, lengths: np.ndarray, width: int) -> np.ndarray:
+        """First position of each sequence in :meth:`_forward`'s rows."""
+        if self.unpadded is not None:
+            return np.r_[0, np.cumsum(lengths)[:-1]]
+        return np.arange(len(lengths)) * width
 
     def _run_batch(self, batch: list[Window]) -> None:
         tok, dev = self.tok, self.device
         pre, suf = tok.prefix, tok.suffix
-        width = max(w.length for w in batch) + len(pre) + len(suf)
+        lengths = np.array([w.length for w in batch]) + len(pre) + len(suf)
+        width = int(lengths.max())
+        starts = self._starts(lengths, width)
         ids = np.full((len(batch), width), self.pad_id, dtype=np.int64)
         mask = np.zeros((len(batch), width), dtype=np.int64)
         sel_pos, sel_seg, seg_rows, seg_first, seg_last = [], [], [], [], []
@@ -510,7 +587,7 @@ class _Run:
             seq = np.r_[pre, t_ids[w.start:w.end], suf]
             ids[b, : len(seq)] = seq
             mask[b, : len(seq)] = 1
-            base = b * width + len(pre) - w.start  # flat position of content token 0 of the text
+            base = starts[b] + len(pre) - w.start  # position of content token 0 of the text
             ranges = w.tok_ranges[w.words]
             has = ranges[:, 1] > ranges[:, 0]
             words, ranges = w.words[has], ranges[has]
@@ -524,10 +601,7 @@ class _Run:
             n_slots += len(words)
             sent_pos.append(base + pos)
             sent_seg.append(np.full(len(pos), b))
-        hidden = self._forward(torch.from_numpy(ids).to(dev), torch.from_numpy(mask).to(dev))
-        # One (batch * width, dim) float32 view per requested layer (pooling is done in full
-        # precision): no stacked copy of the hidden states.
-        H = [hidden[l].reshape(-1, hidden[l].shape[-1]).float() for l in self.layers]
+        H = self._forward(torch.from_numpy(ids).to(dev), torch.from_numpy(mask).to(dev))
         rows = np.concatenate(seg_rows)
         if n_slots:
             words = self._pool_words(H, np.concatenate(sel_pos), np.concatenate(sel_seg),
@@ -537,7 +611,7 @@ class _Run:
             for k, layer in enumerate(self.layers):
                 self._write(f"layer_{layer:02d}.npy", rows, words[k])
         if self.summary["sentence_pooling"]:
-            self._sentences(batch, H, np.concatenate(sent_pos), np.concatenate(sent_seg), width, mask)
+            self._sentences(batch, H, np.concatenate(sent_pos), np.concatenate(sent_seg), starts, lengths)
 
     @staticmethod
     def _slots(n_positions: int, pos: np.ndarray, seg: np.ndarray, n_slots: int, dev) -> torch.Tensor:
@@ -575,7 +649,7 @@ class _Run:
             out[k].scatter_reduce_(0, index, h.index_select(0, pos_t), reduce="amax")
         return out
 
-    def _sentences(self, batch: list[Window], H, pos, seg, width, mask) -> None:
+    def _sentences(self, batch: list[Window], H, pos, seg, starts, lengths) -> None:
         how = self.summary["sentence_pooling"]
         dev = H[0].device
         n_layers, dim = len(H), H[0].shape[1]
@@ -586,9 +660,7 @@ class _Run:
                 part[k].index_add_(0, slot, h)
             part = part[:, : len(batch)]
         else:
-            lengths = mask.sum(1)
-            idx = torch.tensor([b * width + (0 if how == "first" else int(lengths[b]) - 1)
-                                for b in range(len(batch))], device=dev)
+            idx = torch.from_numpy(starts + (0 if how == "first" else lengths - 1)).to(dev)
             part = torch.stack([h.index_select(0, idx) for h in H])
         part = part.cpu().numpy()
         for b, w in enumerate(batch):

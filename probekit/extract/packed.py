@@ -64,7 +64,7 @@ def _linear_weights(module: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor
     return None
 
 
-def _packing_works(dtype: torch.dtype, rows: int) -> bool:
+def packing_works(dtype: torch.dtype, rows: int) -> bool:
     """The private ops exist in this torch build and agree with ``F.linear`` on a small case."""
     if not (torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")):
         return False
@@ -85,7 +85,7 @@ def packed_linears(model: torch.nn.Module, *, rows: int) -> Iterator[int]:
     param = next(model.parameters(), None)
     swaps = []
     if param is not None and param.device.type == "cpu" and param.dtype in PACKED_DTYPES \
-            and _packing_works(param.dtype, rows):
+            and packing_works(param.dtype, rows):
         with torch.no_grad():
             for parent in list(model.modules()):
                 for name, child in list(parent.named_children()):
