@@ -8,6 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
+import torch
 
 from probekit.cache import CacheEntry, collect_garbage, fingerprint, list_entries
 from probekit.cli import main
@@ -281,3 +282,39 @@ def test_writer_runs_tasks_in_order_and_drops_those_after_a_failure():
         writer.close()
     writer.close(raise_error=False)
     assert done == [0, 1, 2, 3, 4]
+
+
+def test_full_verify_of_an_entry_written_with_blake2b_digests(tmp_path):
+    """Entries committed before the full digest became SHA-256 still verify, and still catch a byte."""
+    import json
+
+    from probekit.cache import file_digest
+
+    entry = CacheEntry("probes", fingerprint({"x": 2}), tmp_path)
+    with entry.build() as folder:
+        (folder / "big.bin").write_bytes(np.random.default_rng(1).bytes(2**20))
+        entry.commit({"summary": {"what": "test"}})
+    manifest_path = entry.path / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    meta = manifest["files"]["big.bin"]
+    assert meta.pop("sha256") == file_digest(entry.path / "big.bin", algorithm="sha256")
+    meta["blake2b"] = file_digest(entry.path / "big.bin")
+    manifest_path.write_text(json.dumps(manifest))
+    assert entry.load_manifest(verify="full") is not None
+    data = bytearray((entry.path / "big.bin").read_bytes())
+    data[2**16 + 7] ^= 0xFF
+    (entry.path / "big.bin").write_bytes(bytes(data))
+    with pytest.warns(UserWarning, match="checksum"):
+        assert entry.load_manifest(verify="full") is None
+
+
+def test_values_beyond_float16_are_counted_and_warned_from_the_writer_thread(folder, tmp_path):
+    from probekit.extract.models import load_model, load_tokenizer
+
+    model, tok = load_model(folder), load_tokenizer(folder)
+    with torch.no_grad():
+        model.embeddings.LayerNorm.weight.mul_(1e6)  # layer 0 far beyond 65504
+    with pytest.warns(UserWarning, match="exceed the float16 range"):
+        reps = extract((model, tok), TEXTS, layers=[0], cache_dir=tmp_path / "c", progress=False)
+    assert reps.stats["fp16_overflow_values"] > 0
+    assert np.isinf(np.asarray(reps.layer(0))).any()

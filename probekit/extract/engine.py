@@ -57,6 +57,9 @@ STORE_DTYPES = ("float16", "float32")
 FP16_MAX = 65504.0
 # Largest share of a batch's width that a unit may be padded by (see _Run._batches).
 PAD_TOLERANCE = 0.1
+# Bytes of rows after which the writer thread flushes the files, so the disk writes back while
+# the forward runs instead of all at the final checkpoint.
+FLUSH_BYTES = 32 << 20
 
 # Test hook: called with the number of finished batches (used to simulate a crash).
 _on_batch_done: Callable[[int], None] | None = None
@@ -318,7 +321,7 @@ class _Writer:
     whose rows were not written.
     """
 
-    def __init__(self, depth: int = 32) -> None:
+    def __init__(self, depth: int) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="probekit-writer")
@@ -398,19 +401,17 @@ class _Run:
             (folder / "plan.json").write_text(plan)
 
     def _open(self) -> None:
-        self.fds, self.headers = {}, {}
+        self.fds, self.headers, self.unflushed = {}, {}, 0
         for name, shape in self._files():
             path = self.entry.partial / name
             self.fds[name] = os.open(path, os.O_RDWR)
             self.headers[name] = path.stat().st_size - int(np.prod(shape)) * self.store.itemsize
 
     def _write(self, name: str, rows: np.ndarray, values: np.ndarray) -> None:
-        """Queue ``values[i]`` for row ``rows[i]`` of file ``name`` (written by the writer thread)."""
-        self.writer.submit(self._write_now, name, rows, values)
-
-    def _write_now(self, name: str, rows: np.ndarray, values: np.ndarray) -> None:
-        """Write ``values[i]`` to row ``rows[i]``, one pwrite per run of consecutive rows."""
-        values = np.ascontiguousarray(values.astype(self.store, copy=False))
+        """Write ``values[i]`` to row ``rows[i]``, one pwrite per run of consecutive rows (on the
+        writer thread)."""
+        with np.errstate(over="ignore"):  # counted and warned once per batch by _count_overflow
+            values = np.ascontiguousarray(values.astype(self.store, copy=False))
         row_bytes = values.shape[1] * self.store.itemsize
         breaks = np.flatnonzero(np.diff(rows) != 1) + 1
         for chunk_rows, chunk in zip(np.split(rows, breaks), np.split(values, breaks)):
@@ -420,6 +421,11 @@ class _Run:
             except OSError as err:
                 raise ProbekitError(f"writing {self.entry.partial / name} failed ({err.strerror}); "
                                     "is the cache disk full? The partial entry is kept for resume") from err
+        self.unflushed += values.nbytes
+        if self.unflushed >= FLUSH_BYTES:
+            for fd in self.fds.values():
+                os.fdatasync(fd)
+            self.unflushed = 0
 
     def _done_texts(self) -> set[int]:
         done: set[int] = set()
@@ -436,6 +442,7 @@ class _Run:
     def _checkpoint_now(self, finished: list[int]) -> None:
         for fd in self.fds.values():
             os.fsync(fd)
+        self.unflushed = 0
         if finished:
             with open(self.entry.partial / f"progress_r{self.rank}.log", "a") as log:
                 log.write(" ".join(map(str, finished)) + "\n")
@@ -514,7 +521,7 @@ class _Run:
                    desc=f"extract{'' if self.world == 1 else f' r{self.rank}'}",
                    disable=not self.progress or len(u_len) == 0)
         since = 0
-        self.writer = _Writer()
+        self.writer = _Writer(depth=2)  # a queued batch holds its hidden states
         try:
             # the fastest forward that applies: unpadded (BERT layout on CPU), else transformers'
             # forward with packed linear layers (CPU), else transformers' forward as it is
@@ -550,9 +557,9 @@ class _Run:
             (self.entry.partial / f"stats_r{self.rank}.json").write_text(json.dumps(self.stats))
 
     def _forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
-        """The requested layers' hidden states, float32 ``(positions, dim)`` each: the batch's
-        real tokens in order (unpadded forward) or every position of the padded ``(batch, width)``
-        layout; :meth:`_starts` gives where each sequence begins. Pooling is done in full precision."""
+        """The requested layers' hidden states, ``(positions, dim)`` each: the batch's real tokens
+        in order (unpadded forward) or every position of the padded ``(batch, width)`` layout;
+        :meth:`_starts` gives where each sequence begins."""
         if self.unpadded is not None:
             hidden = self.unpadded(input_ids, mask)
         else:
@@ -563,7 +570,7 @@ class _Run:
                     f"expected {self.summary['n_model_layers'] + 1}"
                 )
             hidden = [h.reshape(-1, h.shape[-1]) for h in hidden]  # views, no copy
-        return [hidden[l].float() for l in self.layers]
+        return [hidden[l] for l in self.layers]
 
     def _starts(self, lengths: np.ndarray, width: int) -> np.ndarray:
         """First position of each sequence in :meth:`_forward`'s rows."""
@@ -601,17 +608,24 @@ class _Run:
             n_slots += len(words)
             sent_pos.append(base + pos)
             sent_seg.append(np.full(len(pos), b))
-        H = self._forward(torch.from_numpy(ids).to(dev), torch.from_numpy(mask).to(dev))
-        rows = np.concatenate(seg_rows)
+        hidden = self._forward(torch.from_numpy(ids).to(dev), torch.from_numpy(mask).to(dev))
+        # pooling and writing overlap the next batch's forward on the writer thread
+        self.writer.submit(self._store, batch, hidden, np.concatenate(sel_pos), np.concatenate(sel_seg),
+                           np.concatenate(seg_first), np.concatenate(seg_last), n_slots,
+                           np.concatenate(seg_rows), np.concatenate(sent_pos), np.concatenate(sent_seg),
+                           starts, lengths)
+
+    def _store(self, batch, hidden, pos, seg, first, last, n_slots, rows, sent_pos, sent_seg, starts,
+               lengths) -> None:
+        """Pool a batch's hidden states into word (and sentence) vectors and write their rows."""
+        H = [h.float() for h in hidden]  # pooling is done in full precision
         if n_slots:
-            words = self._pool_words(H, np.concatenate(sel_pos), np.concatenate(sel_seg),
-                                     np.concatenate(seg_first), np.concatenate(seg_last), n_slots)
-            words = words.cpu().numpy()
+            words = self._pool_words(H, pos, seg, first, last, n_slots).cpu().numpy()
             self._count_overflow(words)
             for k, layer in enumerate(self.layers):
                 self._write(f"layer_{layer:02d}.npy", rows, words[k])
         if self.summary["sentence_pooling"]:
-            self._sentences(batch, H, np.concatenate(sent_pos), np.concatenate(sent_seg), starts, lengths)
+            self._sentences(batch, H, sent_pos, sent_seg, starts, lengths)
 
     @staticmethod
     def _slots(n_positions: int, pos: np.ndarray, seg: np.ndarray, n_slots: int, dev) -> torch.Tensor:
@@ -685,7 +699,7 @@ class _Run:
             if n:
                 self.stats["fp16_overflow_values"] += n
                 warnings.warn(f"{n} values exceed the float16 range and are stored as inf; "
-                              "use store_dtype='float32'", stacklevel=4)
+                              "use store_dtype='float32'", stacklevel=2)
 
     # ---- publish
     def finish(self, identity: dict) -> dict:
