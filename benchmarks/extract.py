@@ -19,8 +19,10 @@ Rows:
 * unpacked   (``--ab``) float32 through transformers' forward with the linear layers left to MKL:
              with ``padded``, the A/B of both, in the same rounds
 
-``--repeats N`` runs naive / float32 (/ unpacked) / bf16 N times, interleaved, and reports the
-medians: on a shared machine one run each swings by 30% or more.
+``--repeats N`` runs naive / float32 (/ padded / unpacked) / bf16 N times, interleaved; seconds are
+medians, and ``speedup`` is the median over rounds of the naive loop's time over the run's in the
+same round: on a shared machine one run each swings by 30% or more. ``cores`` is CPU seconds per
+wall second (torch runs on ``--threads``; the engine's writer thread pools and writes beside it).
 * RSS        peak resident memory of a fresh process streaming N generator sentences
 
 Every speed row also gives the achieved GFLOP/s (the forward's matrix-product FLOPs over the
@@ -199,19 +201,23 @@ def speed_rows(args) -> list[dict]:
           f"{torch.get_num_threads()}, load average {load:.1f} on {os.cpu_count()} cores, model {source}")
     times: dict[str, list[float]] = {"naive": [], "f32": [], "f32_padded": [], "f32_unpacked": [], "bf": []}
 
+    cpu: dict[str, list[float]] = {k: [] for k in times}
+
     def timed_extract(key: str, cache: str, **kw):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         reps = extract(source, texts, store_dtype="float32", cache_dir=cache, progress=False, **kw)
         times[key].append(time.perf_counter() - t0)
+        cpu[key].append(time.process_time() - c0)
         return reps
 
     with tempfile.TemporaryDirectory() as cache:
         # Rounds interleave the runs, so a slow spell of a shared machine hits all of them alike;
         # every round extracts into a fresh cache folder (a miss).
         for rnd in range(args.repeats):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             ref = naive(folder, texts)
             times["naive"].append(time.perf_counter() - t0)
+            cpu["naive"].append(time.process_time() - c0)
             f32 = timed_extract("f32", f"{cache}/r{rnd}")
             if args.ab:
                 with slower_engine(packed=True):
@@ -238,15 +244,23 @@ def speed_rows(args) -> list[dict]:
                                                  for k, v in times.items() if v))
     t_naive, t_f32, t_bf = (float(np.median(times[k])) for k in ("naive", "f32", "bf"))
 
+    def speedup(key: str) -> float:
+        """Median over rounds of the naive loop's time over this run's in the same round: the
+        machine's slow and fast spells hit both alike (the naive loop swings 15-32 s)."""
+        return float(np.median(np.array(times["naive"]) / np.array(times[key])))
+
+    def cores(key: str) -> float:  # CPU seconds per wall second: the writer thread shows here
+        return float(np.median(np.array(cpu[key]) / np.array(times[key])))
+
     flops = forward_flops(folder, texts)
     peak = gemm_peak(args.threads)
     print("float32 GEMM peak, " + ", ".join(f"{k}: {v:.1f} GFLOP/s" for k, v in peak.items())
           + f" ({args.threads} thread(s), load {os.getloadavg()[0]:.1f}); forward {flops / 1e9:.1f} GFLOP")
     best = max(peak.values())
     rows.append(dict(run="naive loop (1 sentence/forward)", seconds=t_naive, tokens_per_s=n_tok / t_naive,
-                     speedup=1.0, check="reference"))
+                     speedup=1.0, cores=cores("naive"), check="reference"))
     rows.append(dict(run="probekit float32", seconds=t_f32, tokens_per_s=n_tok / t_f32,
-                     speedup=t_naive / t_f32,
+                     speedup=speedup("f32"), cores=cores("f32"),
                      check=f"{f32.stats['forward']} forward, max|diff| vs naive {diff:.1e} (goal < 1e-4)"
                      if args.speed_model == "minilm" else
                      f"max|diff| vs naive {diff:.1e} = {rel:.1e} of the layer's max |h| (goal < 1e-4)"))
@@ -254,9 +268,11 @@ def speed_rows(args) -> list[dict]:
         for key, run in (("f32_padded", "float32, transformers' forward, packed linears"),
                          ("f32_unpacked", "float32, transformers' forward, linears not packed")):
             t = float(np.median(times[key]))
-            rows.append(dict(run=f"probekit {run}", seconds=t, tokens_per_s=n_tok / t, speedup=t_naive / t,
+            rows.append(dict(run=f"probekit {run}", seconds=t, tokens_per_s=n_tok / t, speedup=speedup(key),
+                             cores=cores(key),
                              check=f"the engine's forward is {t / t_f32:.3f}x faster"))
-    rows.append(dict(run="probekit bf16", seconds=t_bf, tokens_per_s=n_tok / t_bf, speedup=t_naive / t_bf,
+    rows.append(dict(run="probekit bf16", seconds=t_bf, tokens_per_s=n_tok / t_bf, speedup=speedup("bf"),
+                     cores=cores("bf"),
                      check=f"vs float32: max|diff| {bf_err:.3f}, rel. Frobenius {bf_rel:.4f}"))
     rows.append(dict(run="cached re-run (hit)", seconds=t_hit, tokens_per_s=n_tok / t_hit,
                      speedup=t_naive / t_hit, check=f"{t_f32 / t_hit:.0f}x faster than extraction (goal >= 50x)"))
