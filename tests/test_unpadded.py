@@ -89,3 +89,16 @@ def test_extraction_equals_the_padded_engine_with_windows_and_every_pooling(tmp_
                                    rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(np.asarray(fast.sentence(layer)), np.asarray(padded.sentence(layer)),
                                    rtol=1e-5, atol=1e-5)
+
+
+def test_extraction_is_bit_reproducible_and_a_text_alone_equals_it_in_a_batch(tmp_path):
+    model, tok = tiny("bert")
+    texts = [["the", "cat", "sat", "on", "the", "mat"], ["a", "dog", "ran"], ["b", "c", "d", "e", "f"]] * 4
+    kw = dict(layers="all", store_dtype="float32", cache=False, progress=False)
+    first, second = extract((model, tok), texts, **kw), extract((model, tok), texts, **kw)
+    alone = extract((model, tok), texts[1:2], **kw)
+    assert first.stats["forward"] == "unpadded"
+    for layer in first.layers:
+        np.testing.assert_array_equal(np.asarray(first.layer(layer)), np.asarray(second.layer(layer)))
+        np.testing.assert_allclose(np.asarray(alone.layer(layer)), np.asarray(first.layer(layer))[first.rows(1)],
+                                   rtol=1e-5, atol=1e-6)
