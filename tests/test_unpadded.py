@@ -16,16 +16,18 @@ def tiny(family, dtype=torch.float32):
     return tiny_model(family, len(tok)).eval().to(dtype), tok
 
 
-def batch(tok):
-    enc = tok(["the cat sat on the mat today", "a dog", "b c d"], padding=True, return_tensors="pt")
+def batch(tok, padded=True):
+    texts = ["the cat sat on the mat today", "a dog", "b c d"] if padded else ["a dog", "a cat"]
+    enc = tok(texts, padding=True, return_tensors="pt")
     return enc["input_ids"], enc["attention_mask"]
 
 
-@pytest.mark.parametrize("family", ["bert", "roberta", "electra"])
-def test_hidden_states_equal_transformers_at_every_real_token(family):
+@pytest.mark.parametrize("family,padded", [("bert", True), ("roberta", True), ("electra", True),
+                                           ("bert", False)])
+def test_hidden_states_equal_transformers_at_every_real_token(family, padded):
     model, tok = tiny(family)
-    ids, mask = batch(tok)
-    assert (mask == 0).any()  # the case that matters: a padded batch
+    ids, mask = batch(tok, padded)
+    assert bool((mask == 0).any()) == padded  # padded batches and the copy-free path without padding
     encoder = U.unpadded_encoder(model, rows=64)
     assert encoder is not None
     with torch.inference_mode():

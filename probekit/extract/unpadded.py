@@ -59,15 +59,18 @@ class _Block:
         batch, width = shape
         hidden = x.shape[1]
         qkv = _linear(x, self.qkv, self.qkv_bias, "none", [], "")
-        padded = qkv.new_empty(batch * width, 3 * hidden)
-        padded.index_copy_(0, real, qkv)
-        if len(pad):  # masked keys still multiply their values: zeros, not garbage
-            padded.index_fill_(0, pad, 0)
+        if len(pad):
+            padded = qkv.new_empty(batch * width, 3 * hidden)
+            padded.index_copy_(0, real, qkv)
+            padded.index_fill_(0, pad, 0)  # masked keys still multiply their values: zeros, not garbage
+        else:  # every sequence as long as the batch (most short ones): no copies, no mask
+            padded, key_mask = qkv, None
         # attention in float32 whatever the dtype: torch's CPU kernel is faster there than in
         # bfloat16 (it accumulates in float32 anyway), and bfloat16 scores lose digits
         q, k, v = padded.float().view(batch, width, 3, self.heads, hidden // self.heads).permute(2, 0, 3, 1, 4)
         att = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask)
-        att = att.transpose(1, 2).reshape(batch * width, hidden).index_select(0, real).to(x.dtype)
+        att = att.transpose(1, 2).reshape(batch * width, hidden)
+        att = (att.index_select(0, real) if len(pad) else att).to(x.dtype)
         x = self.norm1(_linear.binary(att, x, self.attn_out, self.attn_out_bias, "add"))
         h = _linear(x, self.up, self.up_bias, "gelu", [], self.gelu)
         return self.norm2(_linear.binary(h, x, self.down, self.down_bias, "add"))
