@@ -589,24 +589,29 @@ class _Run:
         sel_pos, sel_seg, seg_rows, seg_first, seg_last = [], [], [], [], []
         sent_pos, sent_seg = [], []
         n_slots = 0
+        n_pre, n_suf = len(pre), len(suf)
         for b, w in enumerate(batch):
             t_ids, _ = tok.tokens_of(w.text)
-            seq = np.r_[pre, t_ids[w.start:w.end], suf]
-            ids[b, : len(seq)] = seq
-            mask[b, : len(seq)] = 1
-            base = starts[b] + len(pre) - w.start  # position of content token 0 of the text
+            n = w.end - w.start
+            ids[b, :n_pre] = pre
+            ids[b, n_pre : n_pre + n] = t_ids[w.start : w.end]
+            ids[b, n_pre + n : n_pre + n + n_suf] = suf
+            mask[b, : n_pre + n + n_suf] = 1
+            base = starts[b] + n_pre - w.start  # position of content token 0 of the text
             ranges = w.tok_ranges[w.words]
             has = ranges[:, 1] > ranges[:, 0]
             words, ranges = w.words[has], ranges[has]
             counts = ranges[:, 1] - ranges[:, 0]
-            pos = np.repeat(ranges[:, 0] - np.r_[0, np.cumsum(counts)[:-1]], counts) + np.arange(counts.sum())
-            sel_pos.append(base + pos)
+            ends = np.cumsum(counts)
+            pos = np.repeat(ranges[:, 0] - (ends - counts), counts) + np.arange(ends[-1] if len(ends) else 0)
+            pos = base + pos
+            sel_pos.append(pos)
             sel_seg.append(n_slots + np.repeat(np.arange(len(words)), counts))
             seg_first.append(base + ranges[:, 0])
             seg_last.append(base + ranges[:, 1] - 1)
             seg_rows.append(self.text_offsets[w.text] + words)
             n_slots += len(words)
-            sent_pos.append(base + pos)
+            sent_pos.append(pos)
             sent_seg.append(np.full(len(pos), b))
         hidden = self._forward(torch.from_numpy(ids).to(dev), torch.from_numpy(mask).to(dev))
         # pooling and writing overlap the next batch's forward on the writer thread
