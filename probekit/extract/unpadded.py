@@ -5,9 +5,9 @@ transformers' forward multiplies every padded position through every layer. Here
 runs its matrix products on the ``(n_real_tokens, hidden)`` rows alone and pads only for
 attention, and oneDNN fuses what transformers runs as separate passes over the activations:
 query, key and value in one product, GELU into the intermediate product, each residual add into
-its output product (weights packed once, as in :mod:`probekit.extract.packed`). On MiniLM the
-forward is 7% faster in float32 (bit-identical hidden states) and 11% in bfloat16;
-benchmarks/RESULTS.md has the profile.
+its output product (weights packed once, as in :mod:`probekit.extract.packed`). On MiniLM's EWT
+batches the forward alone is 7% faster in float32 (bit-identical hidden states) and 11% in
+bfloat16; a whole extraction gains less than its run-to-run spread (benchmarks/RESULTS.md).
 
 It applies to a model whose blocks have BERT's layout (``attention.self.{query,key,value}``,
 ``attention.output.{dense,LayerNorm}``, ``intermediate.{dense,intermediate_act_fn}``,
