@@ -315,8 +315,8 @@ def _extract_with(model_obj, tokenizer, tokenized, identity, entry, cache, sourc
 class _Writer:
     """One background thread that runs queued disk work in submission order.
 
-    At most ``depth`` tasks wait (each holds a batch's pooled rows), so memory stays bounded when
-    the disk is slower than the forward. The first error is raised by the next ``submit`` or by
+    At most ``depth`` tasks wait (each holds a batch's hidden states), so memory stays bounded when
+    pooling or the disk is slower than the forward. The first error is raised by the next ``submit`` or by
     ``close``; the tasks queued after a failed one are dropped, so no checkpoint can log texts
     whose rows were not written.
     """
@@ -620,6 +620,7 @@ class _Run:
                            np.concatenate(seg_rows), np.concatenate(sent_pos), np.concatenate(sent_seg),
                            starts, lengths)
 
+    @torch.inference_mode()  # the mode is per thread, and this runs on the writer's
     def _store(self, batch, hidden, pos, seg, first, last, n_slots, rows, sent_pos, sent_seg, starts,
                lengths) -> None:
         """Pool a batch's hidden states into word (and sentence) vectors and write their rows."""
