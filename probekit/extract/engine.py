@@ -61,6 +61,8 @@ PAD_TOLERANCE = 0.1
 # the forward runs instead of all at the final checkpoint.
 FLUSH_BYTES = 32 << 20
 
+_fdatasync = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
+
 # Test hook: called with the number of finished batches (used to simulate a crash).
 _on_batch_done: Callable[[int], None] | None = None
 
@@ -424,7 +426,7 @@ class _Run:
         self.unflushed += values.nbytes
         if self.unflushed >= FLUSH_BYTES:
             for fd in self.fds.values():
-                os.fdatasync(fd)
+                _fdatasync(fd)
             self.unflushed = 0
 
     def _done_texts(self) -> set[int]:
