@@ -318,3 +318,16 @@ def test_values_beyond_float16_are_counted_and_warned_from_the_writer_thread(fol
         reps = extract((model, tok), TEXTS, layers=[0], cache_dir=tmp_path / "c", progress=False)
     assert reps.stats["fp16_overflow_values"] > 0
     assert np.isinf(np.asarray(reps.layer(0))).any()
+
+
+def test_the_writer_flushes_every_flush_bytes_and_the_rows_are_unchanged(folder, tmp_path, monkeypatch):
+    kw = dict(layers=[0, 2], store_dtype="float32", max_tokens_per_batch=64, progress=False)
+    plain = extract(folder, TEXTS, cache_dir=tmp_path / "a", **kw)
+    flushed, sync = [], engine._fdatasync
+    monkeypatch.setattr(engine, "FLUSH_BYTES", 4096)
+    monkeypatch.setattr(engine, "_fdatasync", lambda fd: (flushed.append(fd), sync(fd)))
+    again = extract(folder, TEXTS, cache_dir=tmp_path / "b", **kw)
+    row_bytes = sum(np.asarray(again.layer(l)).nbytes for l in again.layers)
+    assert len(flushed) >= 2 * (row_bytes // 4096 // 2)  # both files, about every 4 KiB of rows
+    for layer in (0, 2):
+        np.testing.assert_array_equal(again.layer(layer), plain.layer(layer))
