@@ -153,6 +153,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1,
                         help="rounds of the naive / float32 / bf16 runs, interleaved; the rows give each "
                         "run's median")
+    parser.add_argument("--warmup", action="store_true",
+                        help="run the naive loop and both engines once on 50 sentences, untimed, first "
+                        "(the first round otherwise pays for imports and lazy initialisation)")
     parser.add_argument("--ab", "--unpacked", dest="ab", action="store_true",
                         help="also time float32 through transformers' padded forward, with the linear "
                         "layers packed for oneDNN and as they are (the A/B of probekit.extract.unpadded "
@@ -213,6 +216,10 @@ def speed_rows(args) -> list[dict]:
     with tempfile.TemporaryDirectory() as cache:
         # Rounds interleave the runs, so a slow spell of a shared machine hits all of them alike;
         # every round extracts into a fresh cache folder (a miss).
+        if args.warmup:  # imports, lazy initialisation and first allocations, outside the timings
+            naive(folder, texts[:50])
+            for dtype in ("float32", "bf16"):
+                extract(source, texts[:50], dtype=dtype, cache_dir=f"{cache}/warmup", progress=False)
         for rnd in range(args.repeats):
             t0, c0 = time.perf_counter(), time.process_time()
             ref = naive(folder, texts)
