@@ -40,6 +40,23 @@ def test_hidden_states_equal_transformers_at_every_real_token(family, padded):
         torch.testing.assert_close(g, w.reshape(-1, w.shape[-1])[real], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("act", ["gelu_new", "gelu_pytorch_tanh"])
+def test_tanh_gelu_blocks_fuse_the_tanh_approximation(act):
+    from transformers.activations import ACT2FN
+
+    model, tok = tiny("bert")
+    for layer in model.encoder.layer:
+        layer.intermediate.intermediate_act_fn = ACT2FN[act]
+    ids, mask = batch(tok)
+    encoder = U.unpadded_encoder(model, rows=64)
+    assert encoder is not None and encoder.blocks[0].gelu == "tanh"
+    with torch.inference_mode():
+        want = model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states[-1]
+        got = encoder(ids, mask)[-1]
+    torch.testing.assert_close(got, want.reshape(-1, want.shape[-1])[mask.flatten().bool()],
+                               rtol=1e-5, atol=1e-5)
+
+
 def test_bfloat16_stays_within_bfloat16_rounding_of_transformers():
     model, tok = tiny("bert", torch.bfloat16)
     ids, mask = batch(tok)

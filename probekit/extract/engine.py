@@ -577,7 +577,7 @@ class _Run:
     def _starts(self, lengths: np.ndarray, width: int) -> np.ndarray:
         """First position of each sequence in :meth:`_forward`'s rows."""
         if self.unpadded is not None:
-            return np.r_[0, np.cumsum(lengths)[:-1]]
+            return np.cumsum(lengths) - lengths
         return np.arange(len(lengths)) * width
 
     def _run_batch(self, batch: list[Window]) -> None:

@@ -22,7 +22,6 @@ import torch.nn.functional as F
 
 from probekit.extract.packed import PACKED_DTYPES, packing_works
 
-_linear = torch.ops.mkldnn._linear_pointwise if hasattr(torch.ops, "mkldnn") else None
 # transformers' activation classes whose function oneDNN has as a fused post-op
 _GELU_ALGORITHMS = {"GELUActivation": "none", "NewGELUActivation": "tanh", "GELUTanh": "tanh"}
 
@@ -40,6 +39,9 @@ class _Block:
 
     def __init__(self, layer: torch.nn.Module, rows: int) -> None:
         att, out = layer.attention, layer.output
+        # looked up here, not at import: a torch build without oneDNN lacks the op (packing_works
+        # has said no before any block is built)
+        self.linear = torch.ops.mkldnn._linear_pointwise
         pack = lambda w: torch.ops.mkldnn._reorder_linear_weight(w.detach().contiguous(), rows)  # noqa: E731
         sa = att.self
         self.qkv = pack(torch.cat([sa.query.weight, sa.key.weight, sa.value.weight]))
@@ -58,7 +60,7 @@ class _Block:
         ``shape`` = (batch, width) padded layout, ``key_mask`` (batch, 1, 1, width) bool."""
         batch, width = shape
         hidden = x.shape[1]
-        qkv = _linear(x, self.qkv, self.qkv_bias, "none", [], "")
+        qkv = self.linear(x, self.qkv, self.qkv_bias, "none", [], "")
         if len(pad):
             padded = qkv.new_empty(batch * width, 3 * hidden)
             padded.index_copy_(0, real, qkv)
@@ -71,9 +73,9 @@ class _Block:
         att = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask)
         att = att.transpose(1, 2).reshape(batch * width, hidden)
         att = (att.index_select(0, real) if len(pad) else att).to(x.dtype)
-        x = self.norm1(_linear.binary(att, x, self.attn_out, self.attn_out_bias, "add"))
-        h = _linear(x, self.up, self.up_bias, "gelu", [], self.gelu)
-        return self.norm2(_linear.binary(h, x, self.down, self.down_bias, "add"))
+        x = self.norm1(self.linear.binary(att, x, self.attn_out, self.attn_out_bias, "add"))
+        h = self.linear(x, self.up, self.up_bias, "gelu", [], self.gelu)
+        return self.norm2(self.linear.binary(h, x, self.down, self.down_bias, "add"))
 
 
 class UnpaddedEncoder:
