@@ -2,12 +2,12 @@
 
 The engine's batches are padded by up to 10% of their width (4% of MiniLM's tokens on EWT), and
 transformers' forward multiplies every padded position through every layer. Here each block
-runs its matrix products on the ``(n_real_tokens, hidden)`` rows alone and pads only for
-attention, and oneDNN fuses what transformers runs as separate passes over the activations:
-query, key and value in one product, GELU into the intermediate product, each residual add into
-its output product (weights packed once, as in :mod:`probekit.extract.packed`). On MiniLM's EWT
-batches the forward alone is 7% faster in float32 (bit-identical hidden states) and 11% in
-bfloat16; a whole extraction gains less than its run-to-run spread (benchmarks/RESULTS.md).
+runs its matrix products on the ``(n_real_tokens, hidden)`` rows alone, and attention runs per run
+of equal-length sequences in those rows (the engine's batches are sorted by length), so nothing is
+padded, masked or copied into a padded layout. oneDNN fuses what transformers runs as separate
+passes over the activations: query, key and value in one product, GELU into the intermediate
+product, each residual add into its output product (weights packed once, as in
+:mod:`probekit.extract.packed`). The numbers are in benchmarks/RESULTS.md.
 
 It applies to a model whose blocks have BERT's layout (``attention.self.{query,key,value}``,
 ``attention.output.{dense,LayerNorm}``, ``intermediate.{dense,intermediate_act_fn}``,
@@ -54,25 +54,21 @@ class _Block:
         self.down, self.down_bias = pack(out.dense.weight), out.dense.bias.detach()
         self.norm2 = out.LayerNorm
 
-    def __call__(self, x: torch.Tensor, real: torch.Tensor, pad: torch.Tensor, shape: tuple[int, int],
-                 key_mask: torch.Tensor) -> torch.Tensor:
-        """``x`` (n_real, hidden) -> (n_real, hidden); ``real`` / ``pad`` are flat positions of the
-        ``shape`` = (batch, width) padded layout, ``key_mask`` (batch, 1, 1, width) bool."""
-        batch, width = shape
+    def __call__(self, x: torch.Tensor, groups: list[tuple[int, int, int]]) -> torch.Tensor:
+        """``x`` (n_real, hidden) -> (n_real, hidden); ``groups`` are the runs of equal-length
+        sequences in ``x``'s rows as (first row, sequences, length)."""
         hidden = x.shape[1]
         qkv = self.linear(x, self.qkv, self.qkv_bias, "none", [], "")
-        if len(pad):
-            padded = qkv.new_empty(batch * width, 3 * hidden)
-            padded.index_copy_(0, real, qkv)
-            padded.index_fill_(0, pad, 0)  # masked keys still multiply their values: zeros, not garbage
-        else:  # every sequence as long as the batch (most short ones): no copies, no mask
-            padded, key_mask = qkv, None
         # attention in float32 whatever the dtype: torch's CPU kernel is faster there than in
         # bfloat16 (it accumulates in float32 anyway), and bfloat16 scores lose digits
-        q, k, v = padded.float().view(batch, width, 3, self.heads, hidden // self.heads).permute(2, 0, 3, 1, 4)
-        att = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask)
-        att = att.transpose(1, 2).reshape(batch * width, hidden)
-        att = (att.index_select(0, real) if len(pad) else att).to(x.dtype)
+        qkv = qkv.float()
+        outs = []
+        for first, n_seqs, length in groups:  # equal lengths attend with no mask and no padding
+            q, k, v = qkv[first : first + n_seqs * length].view(
+                n_seqs, length, 3, self.heads, hidden // self.heads).permute(2, 0, 3, 1, 4)
+            att = F.scaled_dot_product_attention(q, k, v)
+            outs.append(att.transpose(1, 2).reshape(n_seqs * length, hidden))
+        att = (outs[0] if len(outs) == 1 else torch.cat(outs)).to(x.dtype)
         x = self.norm1(self.linear.binary(att, x, self.attn_out, self.attn_out_bias, "add"))
         h = self.linear(x, self.up, self.up_bias, "gelu", [], self.gelu)
         return self.norm2(self.linear.binary(h, x, self.down, self.down_bias, "add"))
@@ -93,16 +89,20 @@ class UnpaddedEncoder:
         """``input_ids``, ``mask`` (batch, width), real tokens first in each row ->
         ``n_layers + 1`` tensors (n_real, hidden), rows in the order of ``mask.flatten()``'s ones."""
         batch, width = input_ids.shape
-        flat = mask.flatten().bool()
-        real, pad = flat.nonzero().squeeze(1), (~flat).nonzero().squeeze(1)
+        real = mask.flatten().bool().nonzero().squeeze(1)
+        lengths, n_seqs = torch.unique_consecutive(mask.sum(1), return_counts=True)
+        groups, first = [], 0
+        for length, n in zip(lengths.tolist(), n_seqs.tolist()):
+            if length:
+                groups.append((first, n, length))
+            first += n * length
         x = self.embeddings(input_ids=input_ids)
         x = x.reshape(batch * width, x.shape[-1]).index_select(0, real)
         if self.project is not None:
             x = self.project(x)
-        key_mask = mask.bool()[:, None, None, :]
         states = [x]
         for block in self.blocks:
-            x = block(x, real, pad, (batch, width), key_mask)
+            x = block(x, groups)
             states.append(x)
         return states
 
