@@ -284,6 +284,30 @@ def test_writer_runs_tasks_in_order_and_drops_those_after_a_failure():
     assert done == [0, 1, 2, 3, 4]
 
 
+def test_batches_are_prepared_in_order_one_ahead_on_another_thread_and_errors_reach_the_caller():
+    import threading
+
+    seen, second_started = [], threading.Event()
+
+    def prepare(i):
+        seen.append((i, threading.current_thread().name))
+        if i == 1:
+            second_started.set()
+        if i == 3:
+            raise ValueError("bad window")
+        return i * 10
+
+    results = engine._one_ahead(prepare, range(5))
+    assert next(results) == 0
+    assert second_started.wait(timeout=10)  # the next item is under way while the caller works
+    assert next(results) == 10 and next(results) == 20
+    with pytest.raises(ValueError, match="bad window"):
+        next(results)
+    assert [i for i, _ in seen][:4] == [0, 1, 2, 3]  # in order (4 may have started too)
+    assert all(name.startswith("probekit-prepare") for _, name in seen)
+    assert list(engine._one_ahead(prepare, [])) == []
+
+
 def test_full_verify_of_an_entry_written_with_blake2b_digests(tmp_path):
     """Entries committed before the full digest became SHA-256 still verify, and still catch a byte."""
     import json

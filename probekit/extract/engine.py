@@ -32,7 +32,7 @@ import warnings
 import weakref
 from collections import deque
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -314,6 +314,32 @@ def _extract_with(model_obj, tokenizer, tokenized, identity, entry, cache, sourc
     return LayerReps(entry.path)
 
 
+class _Batch(NamedTuple):
+    """A batch ready for the forward: its units, their windows, ``ids`` and ``mask`` (batch,
+    width) and the arguments of :meth:`_Run._store` after the hidden states."""
+
+    units: np.ndarray
+    windows: list[Window]
+    ids: torch.Tensor
+    mask: torch.Tensor
+    pooling: tuple
+
+
+def _one_ahead(fn: Callable, items: Iterable) -> Iterator:
+    """``fn(item)`` for each of ``items`` in order, computed on a background thread one item ahead
+    of the caller (torch releases the GIL in its ops, so the two overlap)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pending: deque = deque()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="probekit-prepare") as pool:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) > 1:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
 class _Writer:
     """One background thread that runs queued disk work in submission order.
 
@@ -532,10 +558,14 @@ class _Run:
             with torch.inference_mode(), packing as n_packed:
                 self.stats["packed_linears"] = n_packed
                 self.stats["forward"] = "unpadded" if self.unpadded else "packed" if n_packed else "transformers"
-                for number, units in enumerate(self._batches(u_len, order), start=1):
-                    self._run_batch([self._window(int(u_text[u]), int(u_k[u])) for u in units])
+                # a batch's numpy preparation runs on a thread one batch ahead of its forward
+                prepared = _one_ahead(lambda units: self._prepare_batch(units, u_text, u_k),
+                                      self._batches(u_len, order))
+                for number, batch in enumerate(prepared, start=1):
+                    self._run_batch(batch)
+                    units = batch.units
                     if self.device == "cpu" and number % 8 == 0:  # ~1% of the time, vs 8% each batch
-                        _trim_heap()
+                        self.writer.submit(_trim_heap)  # off the forward's thread (it trims every arena)
                     for t in u_text[units]:
                         remaining[t] -= 1
                         if remaining[t] == 0:
@@ -580,8 +610,11 @@ class _Run:
             return np.cumsum(lengths) - lengths
         return np.arange(len(lengths)) * width
 
-    def _run_batch(self, batch: list[Window]) -> None:
-        tok, dev = self.tok, self.device
+    def _prepare_batch(self, units: np.ndarray, u_text: np.ndarray, u_k: np.ndarray) -> _Batch:
+        """The windows of ``units``, their padded ids and mask and the positions pooling reads
+        (numpy only: it runs on a thread a batch ahead of the forward)."""
+        batch = [self._window(int(u_text[u]), int(u_k[u])) for u in units]
+        tok = self.tok
         pre, suf = tok.prefix, tok.suffix
         lengths = np.array([w.length for w in batch]) + len(pre) + len(suf)
         width = int(lengths.max())
@@ -615,12 +648,15 @@ class _Run:
             n_slots += len(words)
             sent_pos.append(pos)
             sent_seg.append(np.full(len(pos), b))
-        hidden = self._forward(torch.from_numpy(ids).to(dev), torch.from_numpy(mask).to(dev))
+        pooling = (np.concatenate(sel_pos), np.concatenate(sel_seg), np.concatenate(seg_first),
+                   np.concatenate(seg_last), n_slots, np.concatenate(seg_rows), np.concatenate(sent_pos),
+                   np.concatenate(sent_seg), starts, lengths)
+        return _Batch(units, batch, torch.from_numpy(ids), torch.from_numpy(mask), pooling)
+
+    def _run_batch(self, batch: _Batch) -> None:
+        hidden = self._forward(batch.ids.to(self.device), batch.mask.to(self.device))
         # pooling and writing overlap the next batch's forward on the writer thread
-        self.writer.submit(self._store, batch, hidden, np.concatenate(sel_pos), np.concatenate(sel_seg),
-                           np.concatenate(seg_first), np.concatenate(seg_last), n_slots,
-                           np.concatenate(seg_rows), np.concatenate(sent_pos), np.concatenate(sent_seg),
-                           starts, lengths)
+        self.writer.submit(self._store, batch.windows, hidden, *batch.pooling)
 
     @torch.inference_mode()  # the mode is per thread, and this runs on the writer's
     def _store(self, batch, hidden, pos, seg, first, last, n_slots, rows, sent_pos, sent_seg, starts,
