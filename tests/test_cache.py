@@ -165,6 +165,9 @@ def test_resume_after_crash(folder, tmp_path, monkeypatch):
                 max_tokens_per_batch=64, shard_tokens=1, progress=False)
     table = list_entries(root)
     assert table.status.tolist() == ["partial"]  # nothing looks complete
+    import threading
+
+    assert not [t.name for t in threading.enumerate() if t.name.startswith(("probekit-prepare", "probekit-writer"))]
     monkeypatch.setattr(engine, "_on_batch_done", None)
     resumed = extract(folder, texts, layers=[0, 2], sentence_pooling="mean", cache_dir=root,
                       max_tokens_per_batch=64, shard_tokens=1, progress=False)

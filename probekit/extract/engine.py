@@ -555,12 +555,13 @@ class _Run:
             # forward with packed linear layers (CPU), else transformers' forward as it is
             self.unpadded = unpadded_encoder(self.model, rows=self.budget)
             packing = contextlib.nullcontext(0) if self.unpadded else packed_linears(self.model, rows=self.budget)
-            with torch.inference_mode(), packing as n_packed:
+            # a batch's numpy preparation runs on a thread one batch ahead of its forward (closed
+            # on the way out, so a failed batch leaves no thread behind)
+            ahead = contextlib.closing(_one_ahead(lambda units: self._prepare_batch(units, u_text, u_k),
+                                                  self._batches(u_len, order)))
+            with torch.inference_mode(), packing as n_packed, ahead as prepared:
                 self.stats["packed_linears"] = n_packed
                 self.stats["forward"] = "unpadded" if self.unpadded else "packed" if n_packed else "transformers"
-                # a batch's numpy preparation runs on a thread one batch ahead of its forward
-                prepared = _one_ahead(lambda units: self._prepare_batch(units, u_text, u_k),
-                                      self._batches(u_len, order))
                 for number, batch in enumerate(prepared, start=1):
                     self._run_batch(batch)
                     units = batch.units
